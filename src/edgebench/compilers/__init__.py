@@ -1,0 +1,84 @@
+"""The compiler registry: built-in compilers plus plugins.
+
+Built-in compiler modules are light to import (their frameworks load inside `compile`/`load`).
+Plugins register more: a module named in the `EDGEBENCH_PLUGINS` environment variable (comma
+separated) or an entry point in the `edgebench.compilers` group, whose import calls `register`.
+Worker processes inherit the environment, so a plugin compiler runs there too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from importlib import metadata
+
+from edgebench.compilers.base import (
+    PRECISIONS,
+    Availability,
+    Calibration,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    Runtime,
+)
+from edgebench.errors import UnknownName
+
+__all__ = [
+    "PRECISIONS",
+    "Availability",
+    "Calibration",
+    "CompileOutput",
+    "CompileRequest",
+    "Compiler",
+    "Runtime",
+    "get_compiler",
+    "list_compilers",
+    "register",
+]
+
+_COMPILERS: dict[str, type[Compiler]] = {}
+_plugins_loaded = False
+
+
+def register(cls: type[Compiler]) -> type[Compiler]:
+    """Class decorator that adds a compiler to the registry."""
+    existing = _COMPILERS.get(cls.name)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"compiler {cls.name!r} is registered twice")
+    _COMPILERS[cls.name] = cls
+    return cls
+
+
+def _load_builtins() -> None:
+    from edgebench.compilers import null, tensorflow_native, tflite  # noqa: F401
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for name in filter(
+        None, (m.strip() for m in os.environ.get("EDGEBENCH_PLUGINS", "").split(","))
+    ):
+        importlib.import_module(name)
+    for ep in metadata.entry_points(group="edgebench.compilers"):
+        ep.load()
+
+
+def _all() -> dict[str, type[Compiler]]:
+    _load_builtins()
+    _load_plugins()
+    return _COMPILERS
+
+
+def get_compiler(name: str) -> Compiler:
+    """A compiler instance by name, or UnknownName listing the valid names."""
+    compilers = _all()
+    if name not in compilers:
+        raise UnknownName("compiler", name, compilers)
+    return compilers[name]()
+
+
+def list_compilers() -> list[Compiler]:
+    return [cls() for _, cls in sorted(_all().items())]

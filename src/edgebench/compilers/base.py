@@ -1,0 +1,141 @@
+"""What a compiler is to edgebench: a description, an availability probe, compile and load.
+
+A compiler module imports its framework only inside `compile` and `load`, so listing compilers,
+reading results and `edgebench --help` never import one. The runtime a compiler returns only
+loads and predicts: the harness owns clocks, warm-up and stop rules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from edgebench.models import ModelSpec
+
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8-dynamic", "int8", "best")
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: bool
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return "available" if self.available else f"unavailable: {self.reason}"
+
+
+@dataclass
+class Calibration:
+    """Representative inputs for INT8 calibration.
+
+    Attributes:
+        source: where the inputs come from (`random` or a dataset name); stored with results.
+        size: how many samples.
+        batches: yields one list of input arrays (batch of 1) per sample.
+    """
+
+    source: str
+    size: int
+    batches: Callable[[], Iterator[list[np.ndarray]]]
+
+    @property
+    def is_random(self) -> bool:
+        return self.source == "random"
+
+
+@dataclass
+class CompileRequest:
+    model: ModelSpec
+    source: Path
+    source_format: str
+    precision: str
+    options: dict[str, Any]
+    out_dir: Path
+    calibration: Calibration
+    batch_size: int | None = None  # set when the artifact must have a fixed batch
+
+
+@dataclass
+class CompileOutput:
+    """`artifact` is a file or folder name inside the request's `out_dir`."""
+
+    artifact: str
+    warnings: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Runtime(ABC):
+    """A loaded model that predicts. Nothing here measures time."""
+
+    @abstractmethod
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Runs one batch and returns the outputs as host arrays (so the work is finished)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Frees what `load` took; the default has nothing to free."""
+
+
+class Compiler(ABC):
+    """A compiler or runtime that edgebench can measure.
+
+    Class attributes describe it without importing anything heavy.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    extra: ClassVar[str | None] = None  # pip extra that installs it
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    input_formats: ClassVar[tuple[str, ...]] = ()  # formats it compiles from, preferred first
+    requires: ClassVar[tuple[str, ...]] = ()  # importable modules it needs
+    packages: ClassVar[tuple[str, ...]] = ()  # distributions whose versions key its artifacts
+    # Options and their defaults. Conversion options change the artifact (and its cache key);
+    # runtime options only change how it is loaded.
+    conversion_options: ClassVar[dict[str, Any]] = {}
+    runtime_options: ClassVar[dict[str, Any]] = {}
+    needs_static_batch: ClassVar[bool] = False  # for models marked fixed_batch
+
+    @classmethod
+    def probe(cls) -> Availability:
+        """Whether the compiler can run here, checked without importing its framework."""
+        for module in cls.requires:
+            if importlib.util.find_spec(module) is None:
+                hint = f"pip install 'edgebench[{cls.extra}]'" if cls.extra else "see its docs"
+                return Availability(False, f"{module} is not installed ({hint})")
+        return Availability(True)
+
+    def unsupported_reason(
+        self, model: ModelSpec, precision: str, source_format: str
+    ) -> str | None:
+        """Why this compiler cannot build `model` at `precision`, or None when it can."""
+        if precision not in self.precisions:
+            return f"{self.name} has no {precision} mode (it offers {', '.join(self.precisions)})"
+        return None
+
+    def options(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with the options given that this compiler knows."""
+        known = {**self.conversion_options, **self.runtime_options}
+        return {k: given.get(k, v) for k, v in known.items()}
+
+    def artifact_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {k: options[k] for k in self.conversion_options if k in options}
+
+    @abstractmethod
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        """Turns the source artifact into this compiler's artifact at the requested precision."""
+
+    @abstractmethod
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        """Loads an artifact, ready to predict batches of `batch_size`."""

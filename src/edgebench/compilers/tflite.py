@@ -1,0 +1,139 @@
+"""`tflite`: LiteRT (TensorFlow Lite) through `ai_edge_litert`.
+
+Conversion uses TensorFlow's TFLiteConverter from a SavedModel; measuring needs only the LiteRT
+interpreter, so the measuring process never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebench.compilers import register
+from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.models import ModelSpec
+
+
+def _representative_dataset(request: CompileRequest) -> Any:
+    batch = request.batch_size or 1
+
+    def batches() -> Iterator[list[np.ndarray]]:
+        pending: list[list[np.ndarray]] = []
+        for sample in request.calibration.batches():
+            pending.append(sample)
+            if len(pending) == batch:
+                yield [np.concatenate(parts, axis=0) for parts in zip(*pending, strict=True)]
+                pending = []
+        if pending:  # fill the last fixed-size batch by repeating what it has
+            while len(pending) < batch:
+                pending.append(pending[len(pending) % len(pending)])
+            yield [np.concatenate(parts, axis=0) for parts in zip(*pending, strict=True)]
+
+    return batches
+
+
+class _InterpreterRuntime(Runtime):
+    def __init__(
+        self, path: Path, model: ModelSpec, batch_size: int, threads: int, xnnpack: bool
+    ) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolver = (
+            OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
+        self._it = Interpreter(
+            model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
+        )
+        details = self._it.get_input_details()
+        by_name = {d["name"]: d for d in details}
+        ordered = [by_name.get(i.name) for i in model.inputs]
+        self._inputs = ordered if all(ordered) and len(ordered) == len(details) else details
+        for d, spec in zip(self._inputs, model.inputs, strict=False):
+            # The model spec's shape fills dynamic dimensions (given with --input-shape).
+            sample = spec.shape if spec.is_static else d["shape"][1:]
+            wanted = [batch_size, *(int(x or 1) for x in sample)]
+            if list(d["shape"]) != wanted:
+                self._it.resize_tensor_input(d["index"], wanted)
+        self._it.allocate_tensors()
+        self._outputs = [d["index"] for d in self._it.get_output_details()]
+
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        for d, x in zip(self._inputs, inputs, strict=True):
+            self._it.set_tensor(d["index"], x)
+        self._it.invoke()
+        return [self._it.get_tensor(i) for i in self._outputs]
+
+
+@register
+class TFLiteCompiler(Compiler):
+    name = "tflite"
+    description = "LiteRT / TensorFlow Lite interpreter (XNNPACK on by default)"
+    extra = "tflite"
+    precisions = ("fp32", "fp16", "int8-dynamic", "int8")
+    input_formats = ("savedmodel", "tflite")
+    requires = ("tensorflow", "ai_edge_litert")
+    packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert")
+    runtime_options = {"xnnpack": True}
+    needs_static_batch = True
+
+    def unsupported_reason(
+        self, model: ModelSpec, precision: str, source_format: str
+    ) -> str | None:
+        reason = super().unsupported_reason(model, precision, source_format)
+        if reason is None and source_format == "tflite" and precision != "fp32":
+            reason = (
+                "a .tflite model is measured as it is (fp32 here); to quantize, give its "
+                "source model (.keras or SavedModel)"
+            )
+        return reason
+
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        out = request.out_dir / "model.tflite"
+        if request.source_format == "tflite":
+            shutil.copyfile(request.source, out)
+            return CompileOutput(out.name)
+
+        import tensorflow as tf
+
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(request.source))
+        warnings: list[str] = []
+        info: dict[str, Any] = {"io_dtype": "float32"}
+        if request.precision == "fp16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif request.precision == "int8-dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif request.precision == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = _representative_dataset(request)
+            # Integer kernels wherever they exist; ops without one (e.g. NMS) stay float.
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+            info["calibration"] = {
+                "source": request.calibration.source,
+                "size": request.calibration.size,
+            }
+            if request.calibration.is_random:
+                warnings.append(
+                    "int8 calibrated on random inputs: speed figures hold, accuracy would not"
+                )
+        out.write_bytes(converter.convert())
+        return CompileOutput(out.name, warnings, info)
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        return _InterpreterRuntime(
+            artifact, model, batch_size, threads, bool(options.get("xnnpack", True))
+        )

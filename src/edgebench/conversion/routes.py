@@ -1,0 +1,203 @@
+"""A small graph of format converters and the plan that walks it.
+
+Formats are nodes (`zoo`, `keras`, `savedmodel`, `tflite`, ...); converters are edges. A plan
+is the shortest path from a model's source format to one of a compiler's input formats, then the
+compiler's own compile step. Every step has a cache key made from the step before it, so shared
+prefixes (one SavedModel for every TFLite precision) are built once. Planning imports nothing
+heavy: the main process uses it to tell whether an artifact is already cached.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgebench.cache import ArtifactCache, CacheEntry, cache_key
+from edgebench.compilers import Compiler
+from edgebench.errors import EdgebenchError
+from edgebench.models import ModelSpec
+from edgebench.models.weights import ResolvedWeights
+from edgebench.sysinfo import package_versions
+
+
+class NoRoute(EdgebenchError):
+    """No chain of converters leads from a model's format to what a compiler takes."""
+
+
+@dataclass(frozen=True)
+class Converter:
+    """An edge of the format graph: `function(source, out_dir, model, weights, batch)` writes
+    the converted model into `out_dir` and returns its file or folder name."""
+
+    name: str
+    src: str
+    dst: str
+    function: str
+    packages: tuple[str, ...] = ()
+    batch_dependent: bool = False
+
+    def run(
+        self,
+        source: Path | None,
+        out_dir: Path,
+        model: ModelSpec,
+        weights: ResolvedWeights,
+        batch: int | None,
+    ) -> str:
+        module, _, func = self.function.partition(":")
+        result: str = getattr(importlib.import_module(module), func)(
+            source, out_dir, model, weights, batch
+        )
+        return result
+
+
+CONVERTERS: list[Converter] = [
+    Converter(
+        "materialize",
+        "zoo",
+        "keras",
+        "edgebench.conversion.tensorflow_steps:materialize_zoo_model",
+        ("tensorflow", "tensorflow-cpu", "keras"),
+    ),
+    Converter(
+        "keras_to_savedmodel",
+        "keras",
+        "savedmodel",
+        "edgebench.conversion.tensorflow_steps:keras_to_savedmodel",
+        ("tensorflow", "tensorflow-cpu", "keras"),
+        batch_dependent=True,
+    ),
+]
+
+
+def find_path(src: str, targets: tuple[str, ...]) -> list[Converter] | None:
+    """The shortest chain of converters from `src` to any of `targets` (in preference order)."""
+    best: list[Converter] | None = None
+    for target in targets:
+        queue: deque[tuple[str, list[Converter]]] = deque([(src, [])])
+        seen = {src}
+        while queue:
+            fmt, path = queue.popleft()
+            if fmt == target:
+                if best is None or len(path) < len(best):
+                    best = path
+                break
+            for conv in CONVERTERS:
+                if conv.src == fmt and conv.dst not in seen:
+                    seen.add(conv.dst)
+                    queue.append((conv.dst, [*path, conv]))
+    return best
+
+
+@dataclass
+class PlannedStep:
+    name: str
+    stage: str  # cache folder: the converter's name, or the compiler's
+    key: str
+    converter: Converter | None = None  # None for the compiler's own step
+    output_format: str = ""
+
+
+@dataclass
+class Plan:
+    """How to build one compiler artifact: converter steps, then the compile step."""
+
+    model: ModelSpec
+    weights: ResolvedWeights
+    compiler: str
+    precision: str
+    options: dict[str, Any]
+    batch: int | None
+    source_key: str
+    steps: list[PlannedStep] = field(default_factory=list)
+
+    @property
+    def final(self) -> PlannedStep:
+        return self.steps[-1]
+
+    @property
+    def needs_artifact(self) -> bool:
+        return bool(self.steps)
+
+    def cached(self, cache: ArtifactCache) -> CacheEntry | None:
+        if not self.steps:
+            return None
+        return cache.lookup(self.final.stage, self.final.key)
+
+    def source_format(self) -> str:
+        """The format the compiler's own step starts from."""
+        if len(self.steps) < 2:
+            return "zoo" if self.model.path is None else self.model.source_format
+        return self.steps[-2].output_format
+
+
+def source_key(model: ModelSpec, weights: ResolvedWeights) -> str:
+    if model.path is not None:
+        p = Path(model.path)
+        stat = p.stat()
+        return cache_key({"file": str(p), "size": stat.st_size, "mtime": stat.st_mtime_ns})
+    return cache_key(
+        {
+            "zoo": model.name,
+            "builder": model.builder,
+            "kwargs": model.builder_kwargs,
+            "weights": weights.name,
+            "weights_path": weights.path,
+        }
+    )
+
+
+def plan(
+    model: ModelSpec,
+    weights: ResolvedWeights,
+    compiler: Compiler,
+    precision: str,
+    options: dict[str, Any],
+    batch_size: int,
+    calibration: dict[str, Any],
+) -> Plan:
+    """Plans the steps that build `compiler`'s artifact for `model` at `precision`.
+
+    Raises:
+        NoRoute: when no converter chain reaches a format the compiler takes.
+    """
+    batch = batch_size if (model.fixed_batch and compiler.needs_static_batch) else None
+    src_fmt = "zoo" if model.path is None else model.source_format
+    skey = source_key(model, weights)
+    result = Plan(model, weights, compiler.name, precision, options, batch, skey)
+    if "*" in compiler.input_formats:
+        return result
+    path = find_path(src_fmt, compiler.input_formats)
+    if path is None:
+        raise NoRoute(
+            f"no conversion route from {src_fmt} to {compiler.name} "
+            f"(it takes {', '.join(compiler.input_formats)})"
+        )
+    prev = skey
+    for conv in path:
+        key = cache_key(
+            {
+                "prev": prev,
+                "step": conv.name,
+                "versions": package_versions(conv.packages),
+                "batch": batch if conv.batch_dependent else None,
+            }
+        )
+        result.steps.append(PlannedStep(conv.name, conv.name, key, conv, conv.dst))
+        prev = key
+    key = cache_key(
+        {
+            "prev": prev,
+            "compiler": compiler.name,
+            "precision": precision,
+            "options": compiler.artifact_options(options),
+            "versions": package_versions(compiler.packages),
+            "batch": batch,
+            "calibration": calibration if precision == "int8" else None,
+        }
+    )
+    result.steps.append(PlannedStep(f"{compiler.name}:{precision}", compiler.name, key))
+    return result

@@ -1,0 +1,376 @@
+"""Runs a grid of cells: validates everything first, then converts and measures cell by cell.
+
+Bad input (an unknown name, missing weights, an unreadable model) fails before any work starts.
+After that nothing stops the run: a cell that fails is recorded with its reason and the next
+one runs, and every finished cell is handed to `on_cell` (the store) at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import edgebench
+from edgebench.cache import ArtifactCache, CacheEntry, default_cache_dir
+from edgebench.compilers import PRECISIONS, Compiler, get_compiler, list_compilers
+from edgebench.conversion.routes import NoRoute, Plan, plan
+from edgebench.errors import EdgebenchError, ModelLoadError, UnknownName, UsageError
+from edgebench.harness.noise import NOISY_PCT
+from edgebench.harness.timing import StopRule
+from edgebench.models import InputSpec, ModelSpec, parse_input_shapes, resolve_model
+from edgebench.models.weights import ResolvedWeights, resolve_weights
+from edgebench.results import CellResult
+from edgebench.sysinfo import package_versions, system_info
+
+
+class CellFailure(Exception):
+    """A worker process failed; the message is the one-line reason recorded with the cell."""
+
+
+@dataclass
+class RunConfig:
+    models: list[str]
+    compilers: list[str]
+    precisions: list[str]
+    batch_sizes: list[int] = field(default_factory=lambda: [1])
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    weights: str = "pretrained"
+    options: dict[str, Any] = field(default_factory=dict)
+    stop_rule: StopRule = field(default_factory=StopRule)
+    cell_timeout_s: float = 900.0
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    calib_size: int = 100
+    input_shape: str | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cache_dir"] = str(self.cache_dir)
+        return data
+
+
+@dataclass
+class PreparedModel:
+    spec: ModelSpec
+    weights: ResolvedWeights
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(edgebench.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def run_worker(mode: str, job: dict[str, Any], timeout_s: float, workdir: Path) -> dict[str, Any]:
+    """Runs one worker process and returns its result, or raises CellFailure with the reason."""
+    fd, name = tempfile.mkstemp(dir=workdir, prefix=f"{mode}-", suffix=".json")
+    os.close(fd)
+    job_file = Path(name)
+    result_file = job_file.with_suffix(".result.json")
+    log_file = job_file.with_suffix(".log")
+    job_file.write_text(json.dumps(job, default=str))
+    cmd = [sys.executable, "-m", "edgebench.harness.worker", mode, str(job_file), str(result_file)]
+    with open(log_file, "wb") as log:
+        # A session of its own, so that a hang is killed with every thread and child it started.
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=_worker_env(), start_new_session=True
+        )
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise CellFailure(f"timed out after {timeout_s:g} s (raise --cell-timeout)") from None
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    if result_file.is_file():
+        result: dict[str, Any] = json.loads(result_file.read_text())
+        if "error" in result:
+            raise CellFailure(result["error"])
+        if rc == 0:
+            return result
+    if rc < 0:
+        sig = signal.Signals(-rc).name
+        hint = " (out of memory?)" if sig == "SIGKILL" else ""
+        tail = _last_line(log_file)
+        raise CellFailure(f"worker killed by {sig}{hint}" + (f": {tail}" if tail else ""))
+    raise CellFailure(f"worker exited with code {rc}: {_last_line(log_file)}")
+
+
+def _check_names(config: RunConfig) -> None:
+    for name in config.compilers:
+        get_compiler(name)  # raises UnknownName with the valid list
+    for precision in config.precisions:
+        if precision not in PRECISIONS:
+            raise UnknownName("precision", precision, PRECISIONS)
+    if not config.batch_sizes or any(b < 1 for b in config.batch_sizes):
+        raise UsageError("batch sizes must be whole numbers of at least 1")
+    if config.threads < 1:
+        raise UsageError("--threads must be at least 1")
+
+
+def _apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
+    shapes = parse_input_shapes(text)
+    inputs = list(spec.inputs) or [InputSpec(name or "input", ()) for name, _ in shapes]
+    if len(shapes) != len(inputs):
+        raise UsageError(
+            f"--input-shape gives {len(shapes)} shapes; {spec.name} has {len(inputs)} inputs"
+        )
+    named = {name: shape for name, shape in shapes if name}
+    out = []
+    for i, (inp, (_, shape)) in enumerate(zip(inputs, shapes, strict=True)):
+        shape = named.get(inp.name, shape) if named else shapes[i][1]
+        out.append(InputSpec(inp.name, tuple(shape), inp.dtype, inp.value_range))
+    return spec.with_inputs(tuple(out))
+
+
+class Runner:
+    def __init__(
+        self,
+        config: RunConfig,
+        run_id: str,
+        on_cell: Callable[[CellResult], None] = lambda c: None,
+        on_progress: Callable[[str], None] = lambda s: None,
+    ) -> None:
+        self.config = config
+        self.run_id = run_id
+        self.on_cell = on_cell
+        self.on_progress = on_progress
+        self.cache = ArtifactCache(config.cache_dir)
+        self._workdir = Path(tempfile.mkdtemp(prefix="edgebench-"))
+        self._failed_plans: dict[str, str] = {}
+
+    # --- validation, before any work -------------------------------------------------------
+    def prepare(self) -> list[PreparedModel]:
+        """Checks every name and resolves every model and its weights; raises on bad input."""
+        _check_names(self.config)
+        self.config.cache_dir.mkdir(parents=True, exist_ok=True)
+        prepared = []
+        for name in self.config.models:
+            spec = resolve_model(name)
+            if spec.path is not None:
+                spec = self._inspect(spec)
+                weights = ResolvedWeights(f"file:{Path(spec.path or name).name}", None)
+            else:
+                requested = self.config.weights
+                if requested == "pretrained":
+                    if not spec.weights:
+                        raise UsageError(
+                            f"{spec.name} has no pretrained weights that edgebench can fetch; "
+                            "pass --weights PATH, or --weights random for speed-only figures"
+                        )
+                    requested = spec.weights[0]
+                weights = resolve_weights(spec, requested, self.config.cache_dir)
+            prepared.append(PreparedModel(spec, weights))
+        return prepared
+
+    def _inspect(self, spec: ModelSpec) -> ModelSpec:
+        if self.config.input_shape and spec.inputs:
+            return _apply_input_shapes(spec, self.config.input_shape)
+        try:
+            found = run_worker(
+                "inspect", {"path": spec.path, "format": spec.source_format}, 300, self._workdir
+            )
+        except CellFailure as exc:
+            raise ModelLoadError(
+                str(exc) if spec.path and spec.path in str(exc) else f"{spec.path}: {exc}"
+            ) from None
+        spec = spec.with_inputs(
+            tuple(InputSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in found["inputs"])
+        )
+        if self.config.input_shape:
+            return _apply_input_shapes(spec, self.config.input_shape)
+        for inp in spec.inputs:
+            if not inp.is_static:
+                shown = "x".join("?" if d is None else str(d) for d in inp.shape)
+                raise UsageError(
+                    f"{spec.path}: input '{inp.name}' has a dynamic shape ({shown}); "
+                    "give its per-sample shape with --input-shape, e.g. --input-shape 224,224,3"
+                )
+        return spec
+
+    # --- the grid -----------------------------------------------------------------------
+    def cells_total(self, models: list[PreparedModel]) -> int:
+        c = self.config
+        return len(models) * len(c.compilers) * len(c.precisions) * len(c.batch_sizes)
+
+    def run(self, models: list[PreparedModel]) -> list[CellResult]:
+        results = []
+        for pm in models:
+            for cname in self.config.compilers:
+                compiler = get_compiler(cname)
+                for precision in self.config.precisions:
+                    for batch in self.config.batch_sizes:
+                        cell = self._cell(pm, compiler, precision, batch)
+                        self.on_cell(cell)
+                        results.append(cell)
+        return results
+
+    def _blank(
+        self, pm: PreparedModel, compiler: Compiler, precision: str, batch: int
+    ) -> CellResult:
+        return CellResult(
+            run_id=self.run_id,
+            model=pm.spec.name,
+            weights=pm.weights.name,
+            compiler=compiler.name,
+            precision=precision,
+            batch_size=batch,
+            threads=self.config.threads,
+            status="failed",
+            system=system_info(),
+            versions=package_versions(("numpy", *compiler.packages)),
+            options=compiler.options(self.config.options),
+        )
+
+    def _cell(
+        self, pm: PreparedModel, compiler: Compiler, precision: str, batch: int
+    ) -> CellResult:
+        cell = self._blank(pm, compiler, precision, batch)
+        label = f"{pm.spec.name} {compiler.name} {precision} b{batch}"
+        if pm.weights.is_random and pm.spec.path is None:
+            cell.warnings.append("random weights: speed-only figures, no accuracy")
+        availability = compiler.probe()
+        if not availability.available:
+            cell.status, cell.error = "skipped", f"unavailable: {availability.reason}"
+            return cell
+        src_fmt = pm.spec.source_format if pm.spec.path else "zoo"
+        reason = compiler.unsupported_reason(pm.spec, precision, src_fmt)
+        if reason is not None:
+            cell.status, cell.error = "unsupported", reason
+            return cell
+        calib = {"source": "random", "size": self.config.calib_size}
+        try:
+            the_plan = plan(pm.spec, pm.weights, compiler, precision, cell.options, batch, calib)
+        except NoRoute as exc:
+            cell.status, cell.error = "unsupported", str(exc)
+            return cell
+        try:
+            self.on_progress(f"converting {label}")
+            converted = self._convert(the_plan, pm, compiler, precision, batch, cell)
+            self.on_progress(f"measuring {label}")
+            measured = run_worker(
+                "measure",
+                {
+                    "model": pm.spec.to_dict(),
+                    "compiler": compiler.name,
+                    "artifact_path": converted.get("artifact_path"),
+                    "batch_size": batch,
+                    "threads": self.config.threads,
+                    "options": cell.options,
+                    "stop_rule": asdict(self.config.stop_rule),
+                    "seed": self.config.seed,
+                },
+                self.config.cell_timeout_s,
+                self._workdir,
+            )
+        except CellFailure as exc:
+            cell.status, cell.error = "failed", str(exc)
+            return cell
+        cell.with_samples(measured["samples_ms"], batch, measured["window_s"])
+        cell.status = "ok"
+        cell.load_s = measured["load_s"]
+        cell.first_inference_ms = measured["first_inference_ms"]
+        cell.peak_rss_mb = measured["peak_rss_mb"]
+        cell.noise_cpu_pct = measured["noise_cpu_pct"]
+        if cell.noise_cpu_pct is not None and cell.noise_cpu_pct > NOISY_PCT:
+            cell.warnings.append(
+                f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"
+            )
+        return cell
+
+    def _convert(
+        self,
+        the_plan: Plan,
+        pm: PreparedModel,
+        compiler: Compiler,
+        precision: str,
+        batch: int,
+        cell: CellResult,
+    ) -> dict[str, Any]:
+        if not the_plan.needs_artifact:
+            cell.convert_s, cell.model_size_mb, cell.cache_hit = 0.0, 0.0, True
+            return {}
+        if the_plan.final.key in self._failed_plans:
+            raise CellFailure(self._failed_plans[the_plan.final.key])
+        entry = the_plan.cached(self.cache)
+        if entry is not None:
+            converted = self._from_cache(the_plan, entry)
+            cell.cache_hit = True
+        else:
+            try:
+                converted = run_worker(
+                    "convert",
+                    {
+                        "model": pm.spec.to_dict(),
+                        "weights": asdict(pm.weights),
+                        "compiler": compiler.name,
+                        "precision": precision,
+                        "options": cell.options,
+                        "batch_size": batch,
+                        "cache_dir": str(self.config.cache_dir),
+                        "calibration": {"source": "random", "size": self.config.calib_size},
+                        "seed": self.config.seed,
+                    },
+                    self.config.cell_timeout_s,
+                    self._workdir,
+                )
+            except CellFailure as exc:
+                reason = f"conversion failed: {exc}"
+                self._failed_plans[the_plan.final.key] = reason
+                raise CellFailure(reason) from None
+            cell.cache_hit = not any(not s["cached"] for s in converted["steps"])
+        cell.artifact_path = converted["artifact_path"]
+        cell.model_size_mb = round(converted["size_bytes"] / 2**20, 3)
+        cell.convert_steps = converted["steps"]
+        cell.convert_s = round(sum(s["seconds"] for s in converted["steps"]), 3)
+        cell.warnings.extend(converted["warnings"])
+        cell.artifact_info = converted.get("info", {})
+        return converted
+
+    def _from_cache(self, the_plan: Plan, entry: CacheEntry) -> dict[str, Any]:
+        from edgebench.cache import size_on_disk
+
+        steps: list[dict[str, Any]] = []
+        warnings: list[str] = []
+        info: dict[str, Any] = {}
+        for step in the_plan.steps:
+            e = self.cache.lookup(step.stage, step.key)
+            meta: dict[str, Any] = e.meta if e is not None else {"seconds": 0.0}
+            steps.append({"step": step.name, "seconds": meta.get("seconds", 0.0), "cached": True})
+            warnings.extend(meta.get("warnings", []))
+            info.update(meta.get("info", {}))
+        return {
+            "artifact_path": str(entry.path),
+            "steps": steps,
+            "warnings": warnings,
+            "info": info,
+            "size_bytes": size_on_disk(entry.path),
+        }
+
+
+def available_compilers() -> list[str]:
+    return [c.name for c in list_compilers() if c.name != "null" and c.probe().available]
+
+
+__all__ = ["CellFailure", "EdgebenchError", "RunConfig", "Runner", "available_compilers"]

@@ -1,0 +1,74 @@
+"""The timed loop: warm-up, then runs until both a minimum count and a minimum duration.
+
+The runtime only predicts; every clock read is here, around whole `predict` calls whose outputs
+are already host arrays, so no figure measures only a launch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When a cell has been measured enough: at least `min_runs` AND `min_duration_s`.
+
+    `max_runs` caps very fast cells so their sample lists stay a sensible size.
+    """
+
+    warmup_runs: int = 5
+    min_runs: int = 20
+    min_duration_s: float = 2.0
+    max_runs: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.warmup_runs < 0 or self.min_runs < 1 or self.min_duration_s < 0:
+            raise ValueError("warm-up runs >= 0, minimum runs >= 1 and minimum duration >= 0")
+
+
+@dataclass
+class TimedWindow:
+    first_inference_ms: float
+    samples_ms: list[float] = field(default_factory=list)
+    window_s: float = 0.0
+
+
+def time_runs(
+    predict: Callable[[list[np.ndarray]], Any],
+    inputs: list[np.ndarray],
+    rule: StopRule,
+    on_window: Callable[[str], None] | None = None,
+) -> TimedWindow:
+    """Measures `predict(inputs)`: first (cold) call, warm-up, then the timed window.
+
+    `on_window("start")` and `on_window("stop")` bracket the timed window, for noise and
+    power sampling.
+    """
+    clock = time.perf_counter_ns
+    t = clock()
+    predict(inputs)
+    result = TimedWindow(first_inference_ms=(clock() - t) / 1e6)
+    for _ in range(rule.warmup_runs):
+        predict(inputs)
+    if on_window:
+        on_window("start")
+    samples = result.samples_ms
+    min_ns = rule.min_duration_s * 1e9
+    start = clock()
+    while True:
+        t0 = clock()
+        predict(inputs)
+        t1 = clock()
+        samples.append((t1 - t0) / 1e6)
+        n = len(samples)
+        if (n >= rule.min_runs and t1 - start >= min_ns) or n >= rule.max_runs:
+            break
+    result.window_s = (clock() - start) / 1e9
+    if on_window:
+        on_window("stop")
+    return result

@@ -1,0 +1,160 @@
+"""The worker process: one conversion, one measurement or one inspection, then exit.
+
+Each cell runs in a fresh process (after TorchBench): a crash, an abort or an out-of-memory kill
+takes down only that cell; frameworks' thread pools and allocator state from one cell cannot skew
+the next; and the peak RSS read at the end is this cell's alone.
+
+Usage: python -m edgebench.harness.worker {convert|measure|inspect} JOB.json RESULT.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from edgebench.cache import ArtifactCache, size_on_disk
+from edgebench.compilers import CompileRequest, get_compiler
+from edgebench.conversion.routes import Plan, PlannedStep
+from edgebench.errors import EdgebenchError
+from edgebench.harness import noise
+from edgebench.harness.inputs import make_inputs, random_calibration
+from edgebench.harness.timing import StopRule, time_runs
+from edgebench.models import ModelSpec
+from edgebench.models.weights import ResolvedWeights
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def convert(job: dict[str, Any]) -> dict[str, Any]:
+    """Builds every missing step of a plan, reusing cached ones, and reports their times."""
+    from edgebench.conversion.routes import plan as make_plan
+
+    model = ModelSpec.from_dict(job["model"])
+    weights = ResolvedWeights(**job["weights"])
+    compiler = get_compiler(job["compiler"])
+    cache = ArtifactCache(Path(job["cache_dir"]))
+    calib = job["calibration"]
+    the_plan: Plan = make_plan(
+        model, weights, compiler, job["precision"], job["options"], job["batch_size"], calib
+    )
+    source: Path | None = Path(model.path) if model.path else None
+    steps: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    info: dict[str, Any] = {}
+    step: PlannedStep
+    for step in the_plan.steps:
+        entry = cache.lookup(step.stage, step.key)
+        if entry is None:
+            scratch = cache.begin(step.stage, step.key)
+            t = time.perf_counter()
+            if step.converter is not None:
+                name = step.converter.run(source, scratch, model, weights, the_plan.batch)
+                meta: dict[str, Any] = {"step": step.name}
+            else:
+                request = CompileRequest(
+                    model=model,
+                    source=source if source is not None else scratch,
+                    source_format=the_plan.source_format(),
+                    precision=job["precision"],
+                    options=job["options"],
+                    out_dir=scratch,
+                    calibration=random_calibration(model, calib["size"], job.get("seed", 0) + 1),
+                    batch_size=the_plan.batch,
+                )
+                output = compiler.compile(request)
+                name = output.artifact
+                meta = {"step": step.name, "warnings": output.warnings, "info": output.info}
+            meta["seconds"] = time.perf_counter() - t
+            entry = cache.commit(step.stage, step.key, scratch, name, meta)
+            cached = False
+        else:
+            cached = True
+        steps.append({"step": step.name, "seconds": entry.meta["seconds"], "cached": cached})
+        warnings.extend(entry.meta.get("warnings", []))
+        info.update(entry.meta.get("info", {}))
+        source = entry.path
+    assert source is not None
+    return {
+        "artifact_path": str(source),
+        "steps": steps,
+        "warnings": warnings,
+        "info": info,
+        "size_bytes": size_on_disk(source),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def measure(job: dict[str, Any]) -> dict[str, Any]:
+    """Loads an artifact and times it under the job's stop rule."""
+    model = ModelSpec.from_dict(job["model"])
+    compiler = get_compiler(job["compiler"])
+    artifact = Path(job["artifact_path"]) if job.get("artifact_path") else Path()
+    batch, threads = int(job["batch_size"]), int(job["threads"])
+    t = time.perf_counter()
+    runtime = compiler.load(artifact, model, batch, threads, job["options"])
+    load_s = time.perf_counter() - t
+    inputs = make_inputs(model, batch, seed=job.get("seed", 0))
+    snaps: dict[str, noise.CpuSnapshot | None] = {}
+
+    def on_window(event: str) -> None:
+        snaps[event] = noise.snapshot()
+
+    window = time_runs(runtime.predict, inputs, StopRule(**job["stop_rule"]), on_window)
+    outputs = runtime.predict(inputs)
+    runtime.close()
+    return {
+        "samples_ms": window.samples_ms,
+        "window_s": window.window_s,
+        "first_inference_ms": window.first_inference_ms,
+        "load_s": load_s,
+        "peak_rss_mb": _peak_rss_mb(),
+        "noise_cpu_pct": noise.others_cpu_pct(snaps.get("start"), snaps.get("stop")),
+        "outputs": [[list(o.shape), str(o.dtype)] for o in outputs],
+    }
+
+
+def inspect(job: dict[str, Any]) -> dict[str, Any]:
+    from edgebench.models.inspect import inspect_inputs
+
+    return {"inputs": inspect_inputs(Path(job["path"]), job["format"])}
+
+
+def _error_line(exc: BaseException) -> str:
+    if isinstance(exc, EdgebenchError):
+        return str(exc)
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # Framework errors often bury the useful line under a stack of context; keep the last one
+    # that reads like a message.
+    useful = next(
+        (ln for ln in reversed(lines) if "error" in ln.lower()), lines[0] if lines else ""
+    )
+    return f"{type(exc).__name__}: {useful[:400]}" if useful else type(exc).__name__
+
+
+def main(argv: list[str]) -> int:
+    mode, job_file, result_file = argv
+    job = json.loads(Path(job_file).read_text())
+    handlers = {"convert": convert, "measure": measure, "inspect": inspect}
+    try:
+        result = handlers[mode](job)
+        code = 0
+    except BaseException as exc:  # the parent needs one line for any failure
+        traceback.print_exc()
+        result = {"error": _error_line(exc)}
+        code = 1
+    Path(result_file).write_text(json.dumps(result))
+    return code
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main(sys.argv[1:]))

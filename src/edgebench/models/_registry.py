@@ -1,0 +1,112 @@
+"""The model registry: names, per-model metadata, and the builder each entry names.
+
+Entries describe models without importing a framework; the builder (a "module:function" string)
+is imported only when a model is materialized, inside a worker process.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from edgebench.errors import UnknownName
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input. `shape` is per sample (no batch dimension); None marks a dynamic size."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+    value_range: tuple[float, float] = (-1.0, 1.0)
+
+    @property
+    def is_static(self) -> bool:
+        return all(d is not None for d in self.shape)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the harness needs to know about a model, besides its weights.
+
+    Attributes:
+        name: registry name, `family` or `family.tag`.
+        task: `classification` or `detection`.
+        inputs: the model's inputs.
+        layout: `NHWC` or `NCHW`.
+        preprocessing: how images become input tensors (e.g. `tf`: scaled to [-1, 1]).
+        label_set: the labels of the outputs (`imagenet1000`, `coco91`, ...).
+        source_format: what the builder or file provides (`keras`, `savedmodel`, `tflite`, ...).
+        license: licence of the architecture and of its pretrained weights.
+        builder: `module:function` that writes the model to a path, for zoo models.
+        weights: weight names the builder accepts besides `random`.
+        path: the file or folder of a user's own model.
+        fixed_batch: exports for runtimes with static shapes are made per batch size (the
+            detector's in-graph NMS runs once per image).
+        description: one line for `edgebench list`.
+        requires: Python modules needed to materialize the model.
+    """
+
+    name: str
+    task: str
+    inputs: tuple[InputSpec, ...]
+    layout: str = "NHWC"
+    preprocessing: str = "tf"
+    label_set: str = "imagenet1000"
+    source_format: str = "keras"
+    license: str = ""
+    builder: str | None = None
+    builder_kwargs: dict[str, Any] = field(default_factory=dict)
+    weights: tuple[str, ...] = ()
+    path: str | None = None
+    fixed_batch: bool = False
+    description: str = ""
+    requires: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        data = dict(data)
+        data["inputs"] = tuple(
+            InputSpec(
+                name=i["name"],
+                shape=tuple(i["shape"]),
+                dtype=i.get("dtype", "float32"),
+                value_range=tuple(i.get("value_range", (-1.0, 1.0))),
+            )
+            for i in data["inputs"]
+        )
+        for key in ("weights", "requires"):
+            data[key] = tuple(data.get(key, ()))
+        return cls(**data)
+
+    def with_inputs(self, inputs: tuple[InputSpec, ...]) -> ModelSpec:
+        return replace(self, inputs=inputs)
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Adds a model to the registry; a second entry with the same name is an error."""
+    if spec.name in _MODELS:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    _MODELS[spec.name] = spec
+    return spec
+
+
+def get_model(name: str) -> ModelSpec:
+    """Returns a registered model, or raises UnknownName listing the valid names."""
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise UnknownName("model", name, _MODELS) from None
+
+
+def list_models(pattern: str = "*") -> list[ModelSpec]:
+    """Registered models whose name matches a shell-style wildcard, sorted by name."""
+    return [_MODELS[n] for n in sorted(_MODELS) if fnmatch.fnmatchcase(n, pattern)]

@@ -1,0 +1,74 @@
+"""Reading a user's model file to find its inputs. Runs inside a worker: a corrupt file can crash
+the library that reads it, and that must not take the main process down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgebench.errors import ModelLoadError
+
+
+def _dim(d: Any) -> int | None:
+    try:
+        v = int(d)
+    except (TypeError, ValueError):
+        return None
+    return v if v > 0 else None
+
+
+def inspect_inputs(path: Path, fmt: str) -> list[dict[str, Any]]:
+    """Inputs as `{"name", "shape" (per sample, None for dynamic), "dtype"}`."""
+    try:
+        if fmt == "tflite":
+            return _tflite_inputs(path)
+        if fmt == "keras":
+            return _keras_inputs(path)
+        if fmt == "savedmodel":
+            return _savedmodel_inputs(path)
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path}: cannot read as {fmt} ({first[:200]})") from exc
+    raise ModelLoadError(f"{path}: edgebench cannot inspect {fmt} models")
+
+
+def _tflite_inputs(path: Path) -> list[dict[str, Any]]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    out = []
+    for d in it.get_input_details():
+        sig = d.get("shape_signature", d["shape"])
+        out.append(
+            {"name": d["name"], "shape": [_dim(x) for x in sig[1:]], "dtype": d["dtype"].__name__}
+        )
+    return out
+
+
+def _keras_inputs(path: Path) -> list[dict[str, Any]]:
+    from edgebench.conversion.tensorflow_steps import load_keras_model
+
+    model = load_keras_model(path)
+    return [
+        {
+            "name": t.name.split(":")[0],
+            "shape": [_dim(x) for x in t.shape[1:]],
+            "dtype": str(t.dtype).replace("<dtype: '", "").rstrip("'>"),
+        }
+        for t in model.inputs
+    ]
+
+
+def _savedmodel_inputs(path: Path) -> list[dict[str, Any]]:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    if "serving_default" not in loaded.signatures:
+        raise ModelLoadError(f"{path}: SavedModel has no serving_default signature")
+    specs = loaded.signatures["serving_default"].structured_input_signature[1]
+    return [
+        {"name": name, "shape": [_dim(x) for x in spec.shape[1:]], "dtype": spec.dtype.name}
+        for name, spec in sorted(specs.items())
+    ]

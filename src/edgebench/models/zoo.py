@@ -1,0 +1,70 @@
+"""The built-in model zoo: the study's three models and a small variant for quick runs."""
+
+from __future__ import annotations
+
+from edgebench.models._registry import InputSpec, ModelSpec, register
+
+_KERAS_LICENSE = "Apache-2.0 (Keras applications code and ImageNet weights)"
+
+
+def _image(size: int) -> tuple[InputSpec, ...]:
+    return (InputSpec("input", (size, size, 3), "float32", (-1.0, 1.0)),)
+
+
+register(
+    ModelSpec(
+        name="mobilenet_v2",
+        task="classification",
+        inputs=_image(224),
+        label_set="imagenet1000",
+        license=_KERAS_LICENSE,
+        builder="edgebench.models.keras_applications:build",
+        builder_kwargs={"application": "MobileNetV2", "alpha": 1.0, "size": 224},
+        weights=("imagenet",),
+        description="MobileNetV2 1.0 at 224x224 (Keras applications)",
+        requires=("tensorflow",),
+    )
+)
+register(
+    ModelSpec(
+        name="mobilenet_v2_035_96",
+        task="classification",
+        inputs=_image(96),
+        label_set="imagenet1000",
+        license=_KERAS_LICENSE,
+        builder="edgebench.models.keras_applications:build",
+        builder_kwargs={"application": "MobileNetV2", "alpha": 0.35, "size": 96},
+        weights=("imagenet",),
+        description="MobileNetV2 0.35 at 96x96: a tiny edge classifier for quick runs",
+        requires=("tensorflow",),
+    )
+)
+register(
+    ModelSpec(
+        name="resnet50_v2",
+        task="classification",
+        inputs=_image(224),
+        label_set="imagenet1000",
+        license=_KERAS_LICENSE,
+        builder="edgebench.models.keras_applications:build",
+        builder_kwargs={"application": "ResNet50V2", "size": 224},
+        weights=("imagenet",),
+        description="ResNet50 v2 at 224x224 (Keras applications)",
+        requires=("tensorflow",),
+    )
+)
+register(
+    ModelSpec(
+        name="ssd_mobilenet_v2",
+        task="detection",
+        inputs=_image(300),
+        label_set="coco91",
+        license="Apache-2.0 (architecture after the TF Object Detection API)",
+        builder="edgebench.models.ssd_mobilenet_v2:build",
+        builder_kwargs={},
+        weights=(),
+        fixed_batch=True,
+        description="SSD MobileNetV2 300x300, 1917 anchors, 91 COCO classes, NMS in the graph",
+        requires=("tensorflow",),
+    )
+)

@@ -1,0 +1,123 @@
+"""Result rows as a terminal table, CSV or JSON. Imports no framework."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from edgebench.results import CellResult
+
+# Flat columns for CSV and the terminal, in the order a reader scans them.
+COLUMNS = (
+    "run_id",
+    "model",
+    "weights",
+    "compiler",
+    "precision",
+    "batch_size",
+    "threads",
+    "status",
+    "p50_ms",
+    "p99_ms",
+    "mean_ms",
+    "std_ms",
+    "ci95_low_ms",
+    "ci95_high_ms",
+    "throughput_ips",
+    "model_size_mb",
+    "convert_s",
+    "load_s",
+    "first_inference_ms",
+    "peak_rss_mb",
+    "noise_cpu_pct",
+    "n_runs",
+    "error",
+)
+
+
+def flat_row(cell: CellResult) -> dict[str, Any]:
+    lat = cell.latency_ms
+    row: dict[str, Any] = {k: getattr(cell, k, None) for k in COLUMNS}
+    for name in ("p50", "p99", "mean", "std", "ci95_low", "ci95_high"):
+        row[f"{name}_ms"] = getattr(lat, name) if lat else None
+    return row
+
+
+def to_csv(cells: Sequence[CellResult]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for cell in cells:
+        writer.writerow(flat_row(cell))
+    return buf.getvalue()
+
+
+def to_json(cells: Sequence[CellResult], samples: bool = False) -> str:
+    return json.dumps([c.to_dict(samples=samples) for c in cells], indent=1, default=str)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        # Keep three significant digits for sub-unit figures (the null compiler's microseconds).
+        return f"{value:.{digits}f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+    return str(value)
+
+
+def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
+    """A rich Table of the cells. Reasons for rows that are not ok go in numbered notes below
+    it (the table's caption), so the columns stay narrow."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, caption_justify="left")
+    for name in (
+        "model",
+        "weights",
+        "compiler",
+        "precision",
+        "batch",
+        "status",
+        "p50 ms",
+        "p99 ms",
+        "img/s",
+        "size MB",
+        "convert s",
+        "RSS MB",
+        "noise %",
+    ):
+        table.add_column(name, justify="left" if name in _TEXT_COLUMNS else "right")
+    notes: list[str] = []
+    for c in cells:
+        lat = c.latency_ms
+        status: str = c.status
+        if c.error:
+            notes.append(f"[{len(notes) + 1}] {c.error}")
+            status += f" [{len(notes)}]"
+        style = None if c.status == "ok" else ("red" if c.status == "failed" else "yellow")
+        table.add_row(
+            c.model,
+            c.weights,
+            c.compiler,
+            c.precision,
+            str(c.batch_size),
+            escape(status),
+            _fmt(lat.p50 if lat else None),
+            _fmt(lat.p99 if lat else None),
+            _fmt(c.throughput_ips, 1),
+            _fmt(c.model_size_mb, 1),
+            _fmt(c.convert_s, 1),
+            _fmt(c.peak_rss_mb, 0),
+            _fmt(c.noise_cpu_pct, 0),
+            style=style,
+        )
+    if notes:
+        table.caption = escape("\n".join(notes))
+    return table
+
+
+_TEXT_COLUMNS = {"model", "weights", "compiler", "precision", "status"}

@@ -1,0 +1,85 @@
+"""Typed result records. Field names are part of edgebench's interface (JSON, CSV, the store)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from edgebench.stats import LatencyStats, summarize
+
+Status = Literal["ok", "failed", "unsupported", "skipped"]
+STATUSES: tuple[str, ...] = ("ok", "failed", "unsupported", "skipped")
+
+
+@dataclass
+class CellResult:
+    """One measured cell: model x compiler x precision x batch size x threads.
+
+    `latency_samples_ms` keeps every timed run so any statistic can be derived again later.
+    """
+
+    run_id: str
+    model: str
+    weights: str
+    compiler: str
+    precision: str
+    batch_size: int
+    threads: int
+    status: Status
+    error: str | None = None
+    latency_ms: LatencyStats | None = None
+    throughput_ips: float | None = None
+    n_runs: int | None = None
+    duration_s: float | None = None
+    model_size_mb: float | None = None
+    convert_s: float | None = None
+    load_s: float | None = None
+    first_inference_ms: float | None = None
+    peak_rss_mb: float | None = None
+    noise_cpu_pct: float | None = None
+    artifact_path: str | None = None
+    system: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    artifact_info: dict[str, Any] = field(default_factory=dict)  # e.g. calibration used
+    convert_steps: list[dict[str, Any]] = field(default_factory=list)
+    cache_hit: bool | None = None
+    latency_samples_ms: list[float] = field(default_factory=list)
+
+    @property
+    def random_weights(self) -> bool:
+        return self.weights == "random"
+
+    def key(self) -> tuple[str, str, str, str, int, int]:
+        """What identifies a cell within a run."""
+        return (
+            self.model,
+            self.weights,
+            self.compiler,
+            self.precision,
+            self.batch_size,
+            self.threads,
+        )
+
+    def to_dict(self, samples: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        if not samples:
+            data.pop("latency_samples_ms")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellResult:
+        data = dict(data)
+        lat = data.get("latency_ms")
+        data["latency_ms"] = LatencyStats(**lat) if lat else None
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_samples(self, samples_ms: list[float], batch_size: int, window_s: float) -> None:
+        """Fills the latency statistics and throughput from the raw samples of a timed window."""
+        self.latency_samples_ms = samples_ms
+        self.latency_ms = summarize(samples_ms)
+        self.n_runs = len(samples_ms)
+        self.duration_s = window_s
+        self.throughput_ips = batch_size * len(samples_ms) / window_s if window_s > 0 else None

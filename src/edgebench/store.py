@@ -1,0 +1,208 @@
+"""The results store: SQLite through the standard library.
+
+Every cell is written in its own transaction as soon as it is measured, so a run killed midway
+keeps every completed cell. The schema is versioned in `meta`; opening a store written by a newer
+edgebench is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgebench.errors import StoreError
+from edgebench.results import CellResult
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    edgebench_version TEXT NOT NULL,
+    git_commit TEXT,
+    system_json TEXT NOT NULL,
+    config_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    created_at REAL NOT NULL,
+    model TEXT NOT NULL,
+    weights TEXT NOT NULL,
+    compiler TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    batch_size INTEGER NOT NULL,
+    threads INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    p50_ms REAL,
+    mean_ms REAL,
+    throughput_ips REAL,
+    model_size_mb REAL,
+    record_json TEXT NOT NULL,
+    samples_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cells_run ON cells(run_id);
+"""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    created_at: float
+    edgebench_version: str
+    git_commit: str | None
+    system: dict[str, Any]
+    config: dict[str, Any]
+    n_cells: int = 0
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def check_writable(path: Path) -> None:
+    """Fails before any work starts when the store cannot be created or written."""
+    folder = path.expanduser().resolve().parent
+    if not folder.is_dir():
+        raise StoreError(f"--db {path}: folder {folder} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(f"--db {path}: file is not writable")
+    if not path.exists() and not os.access(folder, os.W_OK):
+        raise StoreError(f"--db {path}: folder {folder} is not writable")
+    with ResultStore(path):
+        pass
+
+
+class ResultStore:
+    """A results store file. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable edgebench store ({exc})") from exc
+
+    def _init_schema(self) -> None:
+        with self.conn:
+            self.conn.executescript(_SCHEMA)
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self.conn.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: schema version {row[0]} is newer than this edgebench "
+                    f"understands ({SCHEMA_VERSION}); upgrade edgebench"
+                )
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self.conn:
+                yield self.conn
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: write failed ({exc})") from exc
+
+    def add_run(
+        self,
+        run_id: str,
+        system: dict[str, Any],
+        config: dict[str, Any],
+        version: str,
+        git_commit: str | None,
+    ) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, time.time(), version, git_commit, json.dumps(system), json.dumps(config)),
+            )
+
+    def add_cell(self, cell: CellResult) -> None:
+        record = cell.to_dict(samples=False)
+        lat = cell.latency_ms
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO cells (run_id, created_at, model, weights, compiler, precision,"
+                " batch_size, threads, status, error, p50_ms, mean_ms, throughput_ips,"
+                " model_size_mb, record_json, samples_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cell.run_id,
+                    time.time(),
+                    cell.model,
+                    cell.weights,
+                    cell.compiler,
+                    cell.precision,
+                    cell.batch_size,
+                    cell.threads,
+                    cell.status,
+                    cell.error,
+                    lat.p50 if lat else None,
+                    lat.mean if lat else None,
+                    cell.throughput_ips,
+                    cell.model_size_mb,
+                    json.dumps(record, default=str),
+                    json.dumps(cell.latency_samples_ms),
+                ),
+            )
+
+    def runs(self) -> list[RunInfo]:
+        rows = self.conn.execute(
+            "SELECT r.run_id, r.created_at, r.edgebench_version, r.git_commit, r.system_json,"
+            " r.config_json, COUNT(c.id) FROM runs r LEFT JOIN cells c ON c.run_id = r.run_id"
+            " GROUP BY r.run_id ORDER BY r.created_at"
+        ).fetchall()
+        return [
+            RunInfo(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[6]) for r in rows
+        ]
+
+    def run(self, run_id: str) -> RunInfo:
+        for info in self.runs():
+            if info.run_id == run_id:
+                return info
+        raise StoreError(f"{self.path}: no run with id '{run_id}'")
+
+    def latest_run_id(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
+
+    def cells(self, run_id: str | None = None, samples: bool = True) -> list[CellResult]:
+        query = "SELECT record_json, samples_json FROM cells"
+        args: tuple[Any, ...] = ()
+        if run_id is not None:
+            query += " WHERE run_id = ?"
+            args = (run_id,)
+        out = []
+        for record_json, samples_json in self.conn.execute(query + " ORDER BY id", args):
+            cell = CellResult.from_dict(json.loads(record_json))
+            if samples:
+                cell.latency_samples_ms = json.loads(samples_json)
+            out.append(cell)
+        return out

@@ -1,0 +1,79 @@
+"""Compilers that misbehave on purpose, registered only in tests (EDGEBENCH_PLUGINS).
+
+`abort` kills its process with SIGABRT while loading, `hang` never finishes loading, and
+`broken-convert` raises inside its conversion: the harness must record each as a failed cell
+and go on with the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from edgebench.compilers import register
+from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.models import ModelSpec
+
+
+class _NoConvert(Compiler):
+    precisions = ("fp32",)
+    input_formats = ("*",)
+
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        raise AssertionError("not routed")
+
+
+@register
+class AbortCompiler(_NoConvert):
+    name = "abort"
+    description = "test only: calls os.abort() while loading"
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        os.abort()
+
+
+@register
+class HangCompiler(_NoConvert):
+    name = "hang"
+    description = "test only: never finishes loading"
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        while True:
+            time.sleep(1)
+
+
+@register
+class BrokenConvertCompiler(Compiler):
+    name = "broken-convert"
+    description = "test only: its conversion raises"
+    precisions = ("fp32",)
+    input_formats = ("savedmodel",)
+
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        raise RuntimeError("deliberate conversion failure\nwith a second line")
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        raise AssertionError("never loaded")

@@ -1,0 +1,117 @@
+"""The harness on the `null` compiler and on compilers that crash, hang or fail to convert."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, run_cli
+from edgebench.harness.noise import CpuSnapshot, others_cpu_pct, snapshot
+from edgebench.harness.timing import StopRule, time_runs
+from edgebench.store import ResultStore
+
+
+def test_stop_rule_needs_both_count_and_duration() -> None:
+    calls = []
+
+    def predict(xs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return xs
+
+    w = time_runs(predict, [], StopRule(warmup_runs=3, min_runs=5, min_duration_s=0.0))
+    assert len(w.samples_ms) == 5 and len(calls) == 1 + 3 + 5
+
+    def slow(xs):  # type: ignore[no-untyped-def]
+        time.sleep(0.01)
+
+    w = time_runs(slow, [], StopRule(warmup_runs=0, min_runs=2, min_duration_s=0.2))
+    assert len(w.samples_ms) >= 15  # 0.2 s of 10 ms runs, well past the 2-run minimum
+    assert w.window_s >= 0.2
+    assert all(s >= 9.0 for s in w.samples_ms)
+
+
+def test_noise_is_others_share_of_all_cores() -> None:
+    import os
+
+    hz = os.sysconf("SC_CLK_TCK")
+    before = CpuSnapshot(busy_ticks=0, total_ticks=0, own_s=0.0)
+    # 2 s of wall on 2 cores = 4 s of CPU; 3 s busy of which 1 s was ours: others 2 s = 50%.
+    after = CpuSnapshot(busy_ticks=3 * hz, total_ticks=4 * hz, own_s=1.0)
+    assert others_cpu_pct(before, after) == pytest.approx(50.0)
+    assert others_cpu_pct(None, after) is None
+    assert snapshot() is not None
+
+
+def test_null_compiler_run_records_every_field(tmp_path: Path) -> None:
+    r = run_cli(
+        "run",
+        "--model",
+        "mobilenet_v2_035_96",
+        "--compiler",
+        "null",
+        "--precision",
+        "fp32",
+        "--batch",
+        "1,4",
+        "--weights",
+        "random",
+        "--min-duration",
+        "0.1",
+        "--json",
+        "--db",
+        str(tmp_path / "r.db"),
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "cache"),
+    )
+    assert r.returncode == 0, r.stderr
+    records = json.loads(r.stdout)
+    assert [rec["batch_size"] for rec in records] == [1, 4]
+    for rec in records:
+        assert rec["status"] == "ok" and rec["weights"] == "random"
+        assert rec["n_runs"] >= 20 and rec["latency_ms"]["p50"] < 5
+        assert rec["throughput_ips"] > 0 and rec["peak_rss_mb"] > 1
+        assert rec["system"]["cpu"]["logical_cores"] >= 1
+        assert any("random weights" in w for w in rec["warnings"])
+    with ResultStore(tmp_path / "r.db") as store:
+        assert len(store.cells()) == 2
+
+
+def test_crash_hang_and_failed_conversion_are_failed_cells_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    r = run_cli(
+        "run",
+        "--model",
+        "mobilenet_v2_035_96",
+        "--compiler",
+        "abort,hang,broken-convert,null",
+        "--weights",
+        "random",
+        "--min-duration",
+        "0.1",
+        "--cell-timeout",
+        "20",
+        "--json",
+        "--db",
+        str(tmp_path / "r.db"),
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "cache", plugins=True),
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    by = {rec["compiler"]: rec for rec in json.loads(r.stdout)}
+    assert by["abort"]["status"] == "failed" and "SIGABRT" in by["abort"]["error"]
+    assert by["hang"]["status"] == "failed" and "timed out after 20 s" in by["hang"]["error"]
+    if by["broken-convert"]["status"] == "failed":  # needs TensorFlow to reach the compile step
+        assert "deliberate conversion failure" in by["broken-convert"]["error"]
+        assert "\n" not in by["broken-convert"]["error"]
+    else:
+        assert by["broken-convert"]["status"] == "skipped"
+    assert by["null"]["status"] == "ok"
+    with ResultStore(tmp_path / "r.db") as store:
+        assert {c.compiler: c.status for c in store.cells()} == {
+            k: v["status"] for k, v in by.items()
+        }

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from edgebench.errors import StoreError
+from edgebench.results import CellResult
+from edgebench.store import SCHEMA_VERSION, ResultStore, check_writable
+
+
+def _cell(run_id: str, batch: int, samples: list[float]) -> CellResult:
+    cell = CellResult(run_id, "m", "random", "null", "fp32", batch, 2, "ok", system={"h": 1})
+    cell.with_samples(samples, batch, window_s=sum(samples) / 1000)
+    return cell
+
+
+def test_round_trip_keeps_every_field_and_sample(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.add_run("run1", {"cpu": "x"}, {"models": ["m"]}, "0.1.0", "abc")
+        original = _cell("run1", 4, [1.0, 2.0, 3.0, 4.0, 10.0])
+        original.warnings.append("noisy")
+        store.add_cell(original)
+        failed = CellResult("run1", "m", "random", "abort", "fp32", 1, 2, "failed", error="boom")
+        store.add_cell(failed)
+    with ResultStore(db) as store:
+        cells = store.cells("run1")
+        runs = store.runs()
+    assert [c.to_dict() for c in cells] == [original.to_dict(), failed.to_dict()]
+    assert cells[0].latency_samples_ms == [1.0, 2.0, 3.0, 4.0, 10.0]
+    assert cells[0].throughput_ips == pytest.approx(4 * 5 / 0.02)
+    assert runs[0].run_id == "run1" and runs[0].n_cells == 2 and runs[0].git_commit == "abc"
+
+
+def test_a_killed_writer_loses_no_committed_cell(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from edgebench.results import CellResult
+        from edgebench.store import ResultStore
+        store = ResultStore({str(db)!r})
+        store.add_run("r", {{}}, {{}}, "0", None)
+        i = 0
+        while True:
+            c = CellResult("r", "m", "random", "null", "fp32", i + 1, 1, "ok")
+            c.with_samples([1.0] * 50, 1, 0.05)
+            store.add_cell(c)
+            print(i + 1, flush=True)
+            i += 1
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    committed = 0
+    for line in proc.stdout:
+        committed = int(line)
+        if committed >= 25:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait()
+    with ResultStore(db) as store:
+        batches = [c.batch_size for c in store.cells("r")]
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # Every cell reported as committed is there, in order, with nothing half-written.
+    assert batches[:committed] == list(range(1, committed + 1))
+    assert len(batches) in (committed, committed + 1)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    ResultStore(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        ResultStore(db)
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_text("this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="bad.db"):
+        ResultStore(bad)
+
+
+def test_unwritable_paths_fail_before_work(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        check_writable(tmp_path / "missing" / "r.db")
+    if os.geteuid() != 0:  # root can write anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        with pytest.raises(StoreError, match="not writable"):
+            check_writable(ro / "r.db")
+
+
+def test_unknown_run_id(tmp_path: Path) -> None:
+    with ResultStore(tmp_path / "r.db") as store, pytest.raises(StoreError, match="no run"):
+        store.run("nope")
+
+
+def test_record_json_has_the_interface_fields(tmp_path: Path) -> None:
+    golden = json.loads((Path(__file__).parent / "golden" / "record_fields.json").read_text())
+    record = _cell("r", 1, [1.0, 2.0]).to_dict()
+    assert sorted(record) == sorted(golden["record"])
+    assert sorted(record["latency_ms"]) == sorted(golden["latency_ms"])
