@@ -45,6 +45,7 @@ class CellResult:
     artifact_info: dict[str, Any] = field(default_factory=dict)  # e.g. calibration used
     convert_steps: list[dict[str, Any]] = field(default_factory=list)
     cache_hit: bool | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # shapes and dtypes
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property

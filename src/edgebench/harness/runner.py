@@ -293,6 +293,7 @@ class Runner:
         cell.first_inference_ms = measured["first_inference_ms"]
         cell.peak_rss_mb = measured["peak_rss_mb"]
         cell.noise_cpu_pct = measured["noise_cpu_pct"]
+        cell.outputs = measured["outputs"]
         if cell.noise_cpu_pct is not None and cell.noise_cpu_pct > NOISY_PCT:
             cell.warnings.append(
                 f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"

@@ -117,7 +117,7 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         "load_s": load_s,
         "peak_rss_mb": _peak_rss_mb(),
         "noise_cpu_pct": noise.others_cpu_pct(snaps.get("start"), snaps.get("stop")),
-        "outputs": [[list(o.shape), str(o.dtype)] for o in outputs],
+        "outputs": [{"shape": list(o.shape), "dtype": str(o.dtype)} for o in outputs],
     }
 
 
