@@ -156,6 +156,23 @@ def run(
         ),
     ] = None,
     calib_size: Annotated[int, typer.Option(help="Calibration samples for int8.")] = 100,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="Accuracy and fidelity data: samples, imagenet:PATH, coco:PATH, "
+            "folder:PATH, synthetic[:N]."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Use only the first N samples of --dataset.")
+    ] = None,
+    calib_dataset: Annotated[
+        str | None, typer.Option(help="Real int8 calibration data (same kinds as --dataset).")
+    ] = None,
+    fidelity: Annotated[
+        bool,
+        typer.Option("--fidelity/--no-fidelity", help="Compare each cell with the FP32 reference."),
+    ] = True,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Artifact cache [default: ~/.cache/edgebench].")
     ] = None,
@@ -192,7 +209,13 @@ def run(
         cache_dir=cache_dir or default_cache_dir(),
         calib_size=calib_size,
         input_shape=input_shape,
+        dataset=dataset,
+        limit=limit,
+        calib_dataset=calib_dataset,
+        fidelity=fidelity,
     )
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
     if threads is not None:
         config.threads = threads
     check_writable(db)
@@ -230,6 +253,7 @@ def run(
             task = progress.add_task("checking models and weights", total=None)
             models = runner.prepare()
             store.add_run(run_id, system_info(), config.to_dict(), __version__, git_commit())
+            runner.prepare_references(models)
             progress.update(task, total=runner.cells_total(models))
             try:
                 runner.run(models)

@@ -46,6 +46,8 @@ class CellResult:
     convert_steps: list[dict[str, Any]] = field(default_factory=list)
     cache_hit: bool | None = None
     outputs: list[dict[str, Any]] = field(default_factory=list)  # shapes and dtypes
+    accuracy: dict[str, Any] | None = None  # top1/top5 or map/map50, with labels and real weights
+    fidelity: dict[str, Any] | None = None  # agreement with the FP32 framework reference
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property

@@ -99,6 +99,7 @@ class Compiler(ABC):
     conversion_options: ClassVar[dict[str, Any]] = {}
     runtime_options: ClassVar[dict[str, Any]] = {}
     needs_static_batch: ClassVar[bool] = False  # for models marked fixed_batch
+    runs_model: ClassVar[bool] = True  # False for the null compiler: no outputs to score
 
     @classmethod
     def probe(cls) -> Availability:

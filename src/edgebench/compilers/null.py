@@ -26,6 +26,7 @@ class NullCompiler(Compiler):
     description = "identity: the harness's own overhead per call"
     precisions = ("fp32", "fp16", "bf16", "int8-dynamic", "int8")
     input_formats = ("*",)  # needs no model file, only the input shapes
+    runs_model = False
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         raise NotImplementedError("the null compiler builds nothing")  # never routed here

@@ -19,9 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import edgebench
+from edgebench.accuracy.evaluation import (
+    REFERENCE_COMPILER,
+    EvalSet,
+    build_eval_set,
+    check_compatible,
+    fidelity_of,
+    load_outputs,
+    score,
+)
 from edgebench.cache import ArtifactCache, CacheEntry, default_cache_dir
 from edgebench.compilers import PRECISIONS, Compiler, get_compiler, list_compilers
 from edgebench.conversion.routes import NoRoute, Plan, plan
+from edgebench.datasets import parse_dataset
 from edgebench.errors import EdgebenchError, ModelLoadError, UnknownName, UsageError
 from edgebench.harness.noise import NOISY_PCT
 from edgebench.harness.timing import StopRule
@@ -50,6 +60,10 @@ class RunConfig:
     calib_size: int = 100
     input_shape: str | None = None
     seed: int = 0
+    dataset: str | None = None  # adds accuracy (with labels) and fidelity on real inputs
+    limit: int | None = None  # samples of the dataset to use
+    calib_dataset: str | None = None  # real INT8 calibration data instead of random inputs
+    fidelity: bool = True  # compare every cell with the model's FP32 framework reference
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -61,6 +75,17 @@ class RunConfig:
 class PreparedModel:
     spec: ModelSpec
     weights: ResolvedWeights
+    eval_set: EvalSet | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
+    reference_name: str | None = None
+    reference_outputs: list[Any] | None = None
+    reference_accuracy: dict[str, Any] | None = None
+    reference_error: str | None = None
+
+    @property
+    def calibration_key(self) -> dict[str, Any]:
+        """What identifies the calibration data in cache keys (not where its file lies)."""
+        return {k: v for k, v in self.calibration.items() if k != "path"}
 
 
 def _worker_env() -> dict[str, str]:
@@ -182,7 +207,77 @@ class Runner:
                     requested = spec.weights[0]
                 weights = resolve_weights(spec, requested, self.config.cache_dir)
             prepared.append(PreparedModel(spec, weights))
+        self._prepare_datasets(prepared)
         return prepared
+
+    def _prepare_datasets(self, models: list[PreparedModel]) -> None:
+        """Reads and preprocesses evaluation and calibration data: bad data fails here."""
+        c = self.config
+        dataset = parse_dataset(c.dataset).limited(c.limit) if c.dataset else None
+        if dataset is None and c.fidelity:
+            dataset = parse_dataset("synthetic:8")
+        calib = parse_dataset(c.calib_dataset).limited(c.calib_size) if c.calib_dataset else None
+        for i, pm in enumerate(models):
+            pm.calibration = {"source": "random", "size": c.calib_size}
+            if calib is not None:
+                check_compatible(pm.spec, calib)
+                cs = build_eval_set(pm.spec, calib, self._workdir, f"calib-{i}")
+                pm.calibration = {"source": calib.spec, "size": cs.n, "path": str(cs.path)}
+            if dataset is not None:
+                check_compatible(pm.spec, dataset)
+                pm.eval_set = build_eval_set(pm.spec, dataset, self._workdir, f"eval-{i}")
+
+    def prepare_references(self, models: list[PreparedModel]) -> None:
+        """Runs each model's FP32 framework reference on its evaluation set, before any cell.
+
+        A reference that cannot run leaves fidelity empty with the reason; it is not fatal.
+        """
+        if not any(get_compiler(name).runs_model for name in self.config.compilers):
+            return  # nothing in this run has model outputs to compare
+        for pm in models:
+            if pm.eval_set is None or not self.config.fidelity:
+                continue
+            src = pm.spec.source_format if pm.spec.path else "zoo"
+            name = REFERENCE_COMPILER.get(src)
+            pm.reference_name = f"{name} fp32" if name else None
+            if name is None:
+                pm.reference_error = f"no reference runtime for {src} models"
+                continue
+            compiler = get_compiler(name)
+            if not compiler.probe().available:
+                pm.reference_error = f"reference {name} unavailable: {compiler.probe().reason}"
+                continue
+            self.on_progress(f"reference outputs of {pm.spec.name} ({name} fp32)")
+            cell = self._blank(pm, compiler, "fp32", 1)
+            try:
+                the_plan = plan(pm.spec, pm.weights, compiler, "fp32", cell.options, 1, {})
+                converted = self._convert(the_plan, pm, compiler, "fp32", 1, cell)
+                out = self._workdir / f"reference-{len(list(self._workdir.iterdir()))}.npz"
+                run_worker(
+                    "predict",
+                    {
+                        "model": pm.spec.to_dict(),
+                        "compiler": name,
+                        "artifact_path": converted.get("artifact_path"),
+                        "batch_size": 1,
+                        "threads": self.config.threads,
+                        "options": cell.options,
+                        "eval_path": str(pm.eval_set.path),
+                        "outputs_path": str(out),
+                    },
+                    self.config.cell_timeout_s,
+                    self._workdir,
+                )
+            except (CellFailure, NoRoute) as exc:
+                pm.reference_error = f"reference {name} fp32 failed: {exc}"
+                continue
+            pm.reference_outputs = load_outputs(out)
+            pm.reference_accuracy = score(
+                pm.eval_set,
+                pm.spec,
+                pm.reference_outputs,
+                pm.weights.is_random and pm.spec.path is None,
+            )
 
     def _inspect(self, spec: ModelSpec) -> ModelSpec:
         if self.config.input_shape and spec.inputs:
@@ -259,9 +354,10 @@ class Runner:
         if reason is not None:
             cell.status, cell.error = "unsupported", reason
             return cell
-        calib = {"source": "random", "size": self.config.calib_size}
         try:
-            the_plan = plan(pm.spec, pm.weights, compiler, precision, cell.options, batch, calib)
+            the_plan = plan(
+                pm.spec, pm.weights, compiler, precision, cell.options, batch, pm.calibration_key
+            )
         except NoRoute as exc:
             cell.status, cell.error = "unsupported", str(exc)
             return cell
@@ -269,6 +365,7 @@ class Runner:
             self.on_progress(f"converting {label}")
             converted = self._convert(the_plan, pm, compiler, precision, batch, cell)
             self.on_progress(f"measuring {label}")
+            outputs_path = self._workdir / f"outputs-{id(cell)}.npz"
             measured = run_worker(
                 "measure",
                 {
@@ -280,6 +377,10 @@ class Runner:
                     "options": cell.options,
                     "stop_rule": asdict(self.config.stop_rule),
                     "seed": self.config.seed,
+                    "eval_path": str(pm.eval_set.path)
+                    if pm.eval_set and compiler.runs_model
+                    else None,
+                    "outputs_path": str(outputs_path),
                 },
                 self.config.cell_timeout_s,
                 self._workdir,
@@ -294,11 +395,34 @@ class Runner:
         cell.peak_rss_mb = measured["peak_rss_mb"]
         cell.noise_cpu_pct = measured["noise_cpu_pct"]
         cell.outputs = measured["outputs"]
+        if pm.eval_set is not None and compiler.runs_model:
+            self._score(pm, cell, load_outputs(outputs_path))
+            outputs_path.unlink(missing_ok=True)
         if cell.noise_cpu_pct is not None and cell.noise_cpu_pct > NOISY_PCT:
             cell.warnings.append(
                 f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"
             )
         return cell
+
+    def _score(self, pm: PreparedModel, cell: CellResult, outputs: list[Any]) -> None:
+        assert pm.eval_set is not None
+        random_weights = pm.weights.is_random and pm.spec.path is None
+        cell.accuracy = score(pm.eval_set, pm.spec, outputs, random_weights)
+        if pm.eval_set.dataset.labelled and random_weights:
+            cell.warnings.append("no accuracy: random weights")
+        if pm.reference_outputs is None:
+            if pm.reference_error:
+                cell.fidelity = {"reference": pm.reference_name, "error": pm.reference_error}
+            return
+        cell.fidelity = fidelity_of(
+            pm.eval_set,
+            pm.spec,
+            outputs,
+            pm.reference_outputs,
+            pm.reference_name or "",
+            pm.reference_accuracy,
+            cell.accuracy,
+        )
 
     def _convert(
         self,
@@ -330,7 +454,7 @@ class Runner:
                         "options": cell.options,
                         "batch_size": batch,
                         "cache_dir": str(self.config.cache_dir),
-                        "calibration": {"source": "random", "size": self.config.calib_size},
+                        "calibration": pm.calibration,
                         "seed": self.config.seed,
                     },
                     self.config.cell_timeout_s,

@@ -15,11 +15,14 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgebench.cache import ArtifactCache, size_on_disk
-from edgebench.compilers import CompileRequest, get_compiler
+from edgebench.compilers import Calibration, CompileRequest, Runtime, get_compiler
 from edgebench.conversion.routes import Plan, PlannedStep
 from edgebench.errors import EdgebenchError
 from edgebench.harness import noise
@@ -66,7 +69,7 @@ def convert(job: dict[str, Any]) -> dict[str, Any]:
                     precision=job["precision"],
                     options=job["options"],
                     out_dir=scratch,
-                    calibration=random_calibration(model, calib["size"], job.get("seed", 0) + 1),
+                    calibration=_calibration(model, calib, job.get("seed", 0) + 1),
                     batch_size=the_plan.batch,
                 )
                 output = compiler.compile(request)
@@ -92,6 +95,48 @@ def convert(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _calibration(model: ModelSpec, calib: dict[str, Any], seed: int) -> Calibration:
+    """Real calibration samples from a prepared .npz, or random inputs (marked as such)."""
+    if not calib.get("path"):
+        return random_calibration(model, calib["size"], seed)
+    with np.load(calib["path"]) as data:
+        arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
+
+    def batches() -> Iterator[list[np.ndarray]]:
+        for j in range(arrays[0].shape[0]):
+            yield [a[j : j + 1] for a in arrays]
+
+    return Calibration(calib["source"], int(arrays[0].shape[0]), batches)
+
+
+def predict_eval_set(runtime: Runtime, eval_path: str, batch: int, out_path: str) -> None:
+    """Runs every evaluation sample through the runtime in batches of the measured size (the
+    last one padded by repetition, for fixed-batch artifacts) and saves the outputs."""
+    with np.load(eval_path) as data:
+        arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
+    n = arrays[0].shape[0]
+    collected: list[list[np.ndarray]] = []
+    for start in range(0, n, batch):
+        idx = [min(i, n - 1) for i in range(start, start + batch)]
+        outs = runtime.predict([np.ascontiguousarray(a[idx]) for a in arrays])
+        collected.append([np.asarray(o)[: min(batch, n - start)] for o in outs])
+    merged = [np.concatenate(parts, axis=0) for parts in zip(*collected, strict=True)]
+    np.savez(out_path, *merged)  # arr_0, arr_1, ... in output order
+
+
+def predict(job: dict[str, Any]) -> dict[str, Any]:
+    """Only loads and predicts the evaluation set: the FP32 reference of a model."""
+    model = ModelSpec.from_dict(job["model"])
+    compiler = get_compiler(job["compiler"])
+    artifact = Path(job["artifact_path"]) if job.get("artifact_path") else Path()
+    runtime = compiler.load(
+        artifact, model, int(job["batch_size"]), int(job["threads"]), job["options"]
+    )
+    predict_eval_set(runtime, job["eval_path"], int(job["batch_size"]), job["outputs_path"])
+    runtime.close()
+    return {"outputs_path": job["outputs_path"]}
+
+
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     """Loads an artifact and times it under the job's stop rule."""
     model = ModelSpec.from_dict(job["model"])
@@ -109,6 +154,8 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
 
     window = time_runs(runtime.predict, inputs, StopRule(**job["stop_rule"]), on_window)
     outputs = runtime.predict(inputs)
+    if job.get("eval_path"):  # after the timed window: accuracy and fidelity outputs
+        predict_eval_set(runtime, job["eval_path"], batch, job["outputs_path"])
     runtime.close()
     return {
         "samples_ms": window.samples_ms,
@@ -143,7 +190,7 @@ def _error_line(exc: BaseException) -> str:
 def main(argv: list[str]) -> int:
     mode, job_file, result_file = argv
     job = json.loads(Path(job_file).read_text())
-    handlers = {"convert": convert, "measure": measure, "inspect": inspect}
+    handlers = {"convert": convert, "measure": measure, "inspect": inspect, "predict": predict}
     try:
         result = handlers[mode](job)
         code = 0

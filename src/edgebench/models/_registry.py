@@ -64,6 +64,7 @@ class ModelSpec:
     fixed_batch: bool = False
     description: str = ""
     requires: tuple[str, ...] = ()
+    num_classes: int | None = None  # outputs of a classifier; None when unknown
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

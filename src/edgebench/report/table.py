@@ -34,6 +34,13 @@ COLUMNS = (
     "peak_rss_mb",
     "noise_cpu_pct",
     "n_runs",
+    "top1",
+    "top5",
+    "map",
+    "map50",
+    "top1_agreement",
+    "snr_db",
+    "max_abs_diff",
     "error",
 )
 
@@ -43,6 +50,10 @@ def flat_row(cell: CellResult) -> dict[str, Any]:
     row: dict[str, Any] = {k: getattr(cell, k, None) for k in COLUMNS}
     for name in ("p50", "p99", "mean", "std", "ci95_low", "ci95_high"):
         row[f"{name}_ms"] = getattr(lat, name) if lat else None
+    for name in ("top1", "top5", "map", "map50"):
+        row[name] = (cell.accuracy or {}).get(name)
+    for name in ("top1_agreement", "snr_db", "max_abs_diff"):
+        row[name] = (cell.fidelity or {}).get(name)
     return row
 
 
@@ -91,6 +102,14 @@ def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
         "noise %",
     ):
         table.add_column(name, justify="left" if name in _TEXT_COLUMNS else "right")
+    show_acc = any(c.accuracy for c in cells)
+    show_fid = any(c.fidelity for c in cells)
+    if show_acc:
+        table.add_column("top1/mAP", justify="right")
+        table.add_column("top5", justify="right")
+    if show_fid:
+        table.add_column("agree", justify="right")
+        table.add_column("SNR dB", justify="right")
     notes: list[str] = []
     for c in cells:
         lat = c.latency_ms
@@ -99,6 +118,15 @@ def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
             notes.append(f"[{len(notes) + 1}] {c.error}")
             status += f" [{len(notes)}]"
         style = None if c.status == "ok" else ("red" if c.status == "failed" else "yellow")
+        extra = []
+        if show_acc:
+            acc = c.accuracy or {}
+            extra += [_fmt(acc.get("top1", acc.get("map")), 3), _fmt(acc.get("top5"), 3)]
+        if show_fid:
+            fid = c.fidelity or {}
+            extra += [_fmt(fid.get("top1_agreement"), 3), _fmt(fid.get("snr_db"), 1)]
+            if fid.get("error"):
+                notes.append(f"[{len(notes) + 1}] fidelity: {fid['error']}")
         table.add_row(
             c.model,
             c.weights,
@@ -113,6 +141,7 @@ def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
             _fmt(c.convert_s, 1),
             _fmt(c.peak_rss_mb, 0),
             _fmt(c.noise_cpu_pct, 0),
+            *extra,
             style=style,
         )
     if notes:

@@ -1,0 +1,156 @@
+"""Top-k accuracy, fidelity to a reference, and COCO mAP. NumPy only (pycocotools for mAP)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# COCO's 80 contiguous training classes -> its 91 category ids (1-based, with gaps).
+COCO80_TO_91 = (
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
+    31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55,
+    56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84,
+    85, 86, 87, 88, 89, 90,
+)  # fmt: skip
+
+
+def label_offset(label_set: str) -> int:
+    """Output index of class 0: 1 for label sets with a background class in front."""
+    return 1 if label_set in ("imagenet1001",) else 0
+
+
+def topk_hits(logits: np.ndarray, labels: Sequence[Sequence[int]], k: int, offset: int = 0) -> int:
+    """How many rows have any acceptable label among their k highest outputs."""
+    top = np.argsort(-logits, axis=1)[:, :k] - offset
+    return sum(bool(set(top[i].tolist()) & set(labels[i])) for i in range(len(labels)))
+
+
+def classification_accuracy(
+    logits: np.ndarray, labels: Sequence[Sequence[int]], offset: int = 0
+) -> dict[str, float]:
+    n = len(labels)
+    return {
+        "top1": topk_hits(logits, labels, 1, offset) / n,
+        "top5": topk_hits(logits, labels, min(5, logits.shape[1]), offset) / n,
+    }
+
+
+def fidelity(
+    outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray], task: str
+) -> dict[str, Any]:
+    """How close a compiled model's outputs are to the FP32 reference's, on the same inputs.
+
+    Returns top-1 agreement (classifiers), the largest absolute difference, the mean cosine
+    similarity per sample and the signal-to-noise ratio in dB (reference power over the power
+    of the difference; inf when identical).
+    """
+    pairs = _match(outputs, reference)
+    out = np.concatenate([o.reshape(o.shape[0], -1).astype(np.float64) for o, _ in pairs], axis=1)
+    ref = np.concatenate([r.reshape(r.shape[0], -1).astype(np.float64) for _, r in pairs], axis=1)
+    diff = out - ref
+    noise = float(np.sum(diff**2))
+    signal = float(np.sum(ref**2))
+    norms = np.linalg.norm(out, axis=1) * np.linalg.norm(ref, axis=1)
+    cos = np.where(norms > 0, np.sum(out * ref, axis=1) / np.where(norms > 0, norms, 1), 1.0)
+    result: dict[str, Any] = {
+        "n": int(out.shape[0]),
+        "max_abs_diff": float(np.max(np.abs(diff))) if diff.size else 0.0,
+        "cosine": float(np.mean(cos)),
+        "snr_db": (10 * math.log10(signal / noise)) if noise > 0 else math.inf,
+    }
+    if task == "classification" and pairs[0][0].ndim == 2:
+        o, r = pairs[0]
+        result["top1_agreement"] = float(np.mean(np.argmax(o, axis=1) == np.argmax(r, axis=1)))
+    return result
+
+
+def _match(
+    outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pairs outputs with reference outputs by shape: runtimes may order outputs differently."""
+    if len(outputs) != len(reference):
+        raise ValueError(f"{len(outputs)} outputs against {len(reference)} reference outputs")
+    remaining = list(reference)
+    pairs = []
+    for o in outputs:
+        same = [i for i, r in enumerate(remaining) if r.shape == o.shape]
+        if not same:
+            raise ValueError(f"no reference output has shape {o.shape}")
+        # Among equal shapes, the closest one (e.g. detection scores vs classes).
+        best = min(same, key=lambda i: float(np.mean(np.abs(remaining[i].astype(np.float64) - o))))
+        pairs.append((o, remaining.pop(best)))
+    return pairs
+
+
+def split_detections(
+    outputs: Sequence[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(boxes [N,K,4], classes [N,K], scores [N,K], count [N]) from SSD-style outputs in any order.
+
+    Classes and scores have the same shape; classes are whole numbers, scores are not.
+    """
+    boxes = next(o for o in outputs if o.ndim == 3 and o.shape[-1] == 4)
+    count = next(o for o in outputs if o.ndim == 1)
+    two = [o for o in outputs if o.ndim == 2]
+    if len(two) != 2:
+        raise ValueError("detection outputs need boxes, classes, scores and a count")
+    a, b = two
+    a_int = bool(np.all(np.equal(np.mod(a, 1), 0)))
+    b_int = bool(np.all(np.equal(np.mod(b, 1), 0)))
+    classes, scores = (a, b) if a_int and not b_int else (b, a)
+    return boxes, classes, scores, count
+
+
+def coco_detections(
+    outputs: Sequence[np.ndarray],
+    image_ids: Sequence[int],
+    image_sizes: Sequence[tuple[int, int]],
+    label_set: str = "coco91",
+) -> list[dict[str, Any]]:
+    """Detections in COCO's result format: normalized (ymin, xmin, ymax, xmax) boxes become
+    pixel [x, y, width, height] of the original image; class ids map to COCO category ids."""
+    boxes, classes, scores, count = split_detections(outputs)
+    results = []
+    for i, image_id in enumerate(image_ids):
+        h, w = image_sizes[i]
+        for j in range(int(count[i])):
+            cls = int(round(float(classes[i, j])))
+            category = COCO80_TO_91[cls] if label_set == "coco80" else cls
+            y0, x0, y1, x1 = (float(v) for v in boxes[i, j])
+            x0, x1 = max(0.0, x0) * w, min(1.0, x1) * w
+            y0, y1 = max(0.0, y0) * h, min(1.0, y1) * h
+            results.append(
+                {
+                    "image_id": int(image_id),
+                    "category_id": category,
+                    "bbox": [x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0)],
+                    "score": float(scores[i, j]),
+                }
+            )
+    return results
+
+
+def coco_map(
+    annotations_file: str, detections: list[dict[str, Any]], image_ids: Sequence[int]
+) -> dict[str, float]:
+    """mAP@[.5:.95] and mAP@.5 by pycocotools, over the given images only."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        gt = COCO(annotations_file)
+        if not detections:
+            return {"map": 0.0, "map50": 0.0}
+        dt = gt.loadRes(detections)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.params.imgIds = list(image_ids)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return {"map": max(0.0, float(ev.stats[0])), "map50": max(0.0, float(ev.stats[1]))}

@@ -1,0 +1,68 @@
+"""Reading images and turning them into a model's input tensors, outside any timed region.
+
+Preprocessing follows the model's metadata and is identical for every compiler:
+- `tf`: resize the shorter side to 256/224 of the input, centre-crop, scale to [-1, 1]
+  (Keras applications' "tf" mode);
+- `torch`: the same resize and crop, then /255 and ImageNet mean/std (torchvision);
+- `ssd`: resize the whole image to the input size, scale to [-1, 1];
+- `none`: resize to the input size, pixel values as they are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class UnreadableImage(Exception):
+    pass
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """An image as HxWx3 uint8 RGB; UnreadableImage when it cannot be decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise UnreadableImage(f"{path}: {exc}") from exc
+
+
+def _resize(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def resize_crop(img: np.ndarray, size: int, crop_fraction: float = 0.875) -> np.ndarray:
+    """Shorter side to size/crop_fraction (256 for 224), then the centre size x size."""
+    h, w = img.shape[:2]
+    short = round(size / crop_fraction)
+    scale = short / min(h, w)
+    img = _resize(img, max(size, round(w * scale)), max(size, round(h * scale)))
+    h, w = img.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return img[top : top + size, left : left + size]
+
+
+def preprocess(
+    img: np.ndarray, mode: str, height: int, width: int, layout: str = "NHWC"
+) -> np.ndarray:
+    """One image (HxWx3 uint8) to one float32 sample in the model's layout."""
+    if mode in ("tf", "torch"):
+        x = resize_crop(img, height).astype(np.float32)
+        x = x / 127.5 - 1.0 if mode == "tf" else (x / 255.0 - _MEAN) / _STD
+    elif mode == "ssd":
+        x = _resize(img, width, height).astype(np.float32) / 127.5 - 1.0
+    elif mode == "none":
+        x = _resize(img, width, height).astype(np.float32)
+    else:
+        raise ValueError(f"unknown preprocessing '{mode}'")
+    if layout == "NCHW":
+        x = x.transpose(2, 0, 1)
+    return np.ascontiguousarray(x, dtype=np.float32)
