@@ -15,7 +15,15 @@ from edgebench.models.torch_checkpoint import load_legacy_state_dict
 from edgebench.models.torchvision_mobilenet_v2 import load_torch_weights
 
 # (kernel, first stride, expansion, output channels, repeats): EfficientNet-B0's stages.
-_STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3), (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))  # fmt: skip
+_STAGES = (
+    (3, 1, 1, 16, 1),
+    (3, 2, 6, 24, 2),
+    (5, 2, 6, 40, 2),
+    (3, 2, 6, 80, 3),
+    (5, 1, 6, 112, 3),
+    (5, 2, 6, 192, 4),
+    (3, 1, 6, 320, 1),
+)
 _BN_EPS = 1e-3
 
 
