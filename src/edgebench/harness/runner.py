@@ -51,7 +51,7 @@ class RunConfig:
     compilers: list[str]
     precisions: list[str]
     batch_sizes: list[int] = field(default_factory=lambda: [1])
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))  # usable cores
     weights: str = "pretrained"
     options: dict[str, Any] = field(default_factory=dict)
     stop_rule: StopRule = field(default_factory=StopRule)
