@@ -242,6 +242,9 @@ def run(
                 f"{mark} {cell.model} {cell.compiler} {cell.precision} b{cell.batch_size}{p50}"
                 + escape(f": {cell.error}" if cell.error else "")
             )
+            for warning in cell.warnings:
+                if warning.startswith("noisy"):
+                    progress.console.print(f"  [yellow]warning:[/] {escape(warning)}")
 
         runner = Runner(
             config,
