@@ -132,3 +132,18 @@ def test_map_matches_pycocotools_on_a_tiny_set(tmp_path: Path) -> None:
     dets = coco_detections(shifted, [1], [(100, 100)])
     got = coco_map(str(ann), dets, [1])
     assert got["map50"] == pytest.approx(1.0) and got["map"] == pytest.approx(0.6)
+
+
+def test_detection_agreement_matches_boxes_not_positions() -> None:
+    from edgebench.accuracy.metrics import fidelity
+
+    ref = _ssd_outputs([[[0.1, 0.1, 0.5, 0.5], [0.6, 0.6, 0.9, 0.9]]], [[1.0, 3.0]], [[0.9, 0.8]])
+    # The same detections in the other order (a tie broken differently) agree fully.
+    swapped = _ssd_outputs(
+        [[[0.6, 0.6, 0.9, 0.9], [0.1, 0.1, 0.5, 0.5]]], [[3.0, 1.0]], [[0.79, 0.9]]
+    )
+    f = fidelity(swapped, ref, "detection")
+    assert f["detection_agreement"] == 1.0 and f["mean_score_diff"] == pytest.approx(0.005)
+    # The second box labelled another class, and the first moved off its place: none agree.
+    wrong = _ssd_outputs([[[0.5, 0.5, 0.7, 0.7], [0.6, 0.6, 0.9, 0.9]]], [[1.0, 2.0]], [[0.9, 0.8]])
+    assert fidelity(wrong, ref, "detection")["detection_agreement"] == 0.0

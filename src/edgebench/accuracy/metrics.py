@@ -45,8 +45,12 @@ def fidelity(
 
     Returns top-1 agreement (classifiers), the largest absolute difference, the mean cosine
     similarity per sample and the signal-to-noise ratio in dB (reference power over the power
-    of the difference; inf when identical).
+    of the difference; inf when identical). Detectors' outputs are ranked lists whose order
+    changes with tiny score differences, so an elementwise comparison means little: for them
+    it is detection agreement instead (see `detection_agreement`).
     """
+    if task == "detection":
+        return detection_agreement(outputs, reference)
     pairs = _match(outputs, reference)
     out = np.concatenate([o.reshape(o.shape[0], -1).astype(np.float64) for o, _ in pairs], axis=1)
     ref = np.concatenate([r.reshape(r.shape[0], -1).astype(np.float64) for _, r in pairs], axis=1)
@@ -65,6 +69,47 @@ def fidelity(
         o, r = pairs[0]
         result["top1_agreement"] = float(np.mean(np.argmax(o, axis=1) == np.argmax(r, axis=1)))
     return result
+
+
+def _box_area(z: np.ndarray) -> np.ndarray:
+    return np.clip(z[..., 2] - z[..., 0], 0, None) * np.clip(z[..., 3] - z[..., 1], 0, None)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of one (ymin, xmin, ymax, xmax) box against many."""
+    y0, x0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    y1, x1 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
+    inter = np.clip(y1 - y0, 0, None) * np.clip(x1 - x0, 0, None)
+    union = _box_area(a) + _box_area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def detection_agreement(
+    outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray], top: int = 10, iou: float = 0.5
+) -> dict[str, Any]:
+    """Share of the reference's `top` highest-scoring detections per image that the compiled
+    model also finds (same class, IoU >= 0.5), and the mean score difference of those matches."""
+    boxes, classes, scores, count = split_detections(outputs)
+    rboxes, rclasses, rscores, rcount = split_detections(reference)
+    matched, total, score_diffs = 0, 0, []
+    for i in range(rboxes.shape[0]):
+        n_out = int(count[i])
+        order = np.argsort(-rscores[i, : int(rcount[i])])[:top]
+        for j in order:
+            total += 1
+            same = np.nonzero(classes[i, :n_out] == rclasses[i, j])[0]
+            if same.size == 0:
+                continue
+            overlaps = _iou(rboxes[i, j], boxes[i, same])
+            k = int(np.argmax(overlaps))
+            if overlaps[k] >= iou:
+                matched += 1
+                score_diffs.append(abs(float(scores[i, same[k]]) - float(rscores[i, j])))
+    return {
+        "n": int(rboxes.shape[0]),
+        "detection_agreement": matched / total if total else 1.0,
+        "mean_score_diff": float(np.mean(score_diffs)) if score_diffs else None,
+    }
 
 
 def _match(

@@ -101,7 +101,9 @@ def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
         "RSS MB",
         "noise %",
     ):
-        table.add_column(name, justify="left" if name in _TEXT_COLUMNS else "right")
+        table.add_column(
+            name, justify="left" if name in _TEXT_COLUMNS else "right", no_wrap=name == "status"
+        )
     show_acc = any(c.accuracy for c in cells)
     show_fid = any(c.fidelity for c in cells)
     if show_acc:
@@ -124,7 +126,8 @@ def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
             extra += [_fmt(acc.get("top1", acc.get("map")), 3), _fmt(acc.get("top5"), 3)]
         if show_fid:
             fid = c.fidelity or {}
-            extra += [_fmt(fid.get("top1_agreement"), 3), _fmt(fid.get("snr_db"), 1)]
+            agree = fid.get("top1_agreement", fid.get("detection_agreement"))
+            extra += [_fmt(agree, 3), _fmt(fid.get("snr_db"), 1)]
             if fid.get("error"):
                 notes.append(f"[{len(notes) + 1}] fidelity: {fid['error']}")
         table.add_row(
