@@ -50,9 +50,9 @@ def test_fidelity_of_identical_and_perturbed_outputs() -> None:
 
 def test_outputs_in_another_order_are_matched_by_shape() -> None:
     a, b = np.ones((2, 3)), np.zeros((2, 7))
-    assert fidelity([b, a], [a, b], "detection")["max_abs_diff"] == 0.0
+    assert fidelity([b, a], [a, b], "regression")["max_abs_diff"] == 0.0
     with pytest.raises(ValueError, match="no reference output"):
-        fidelity([np.ones((2, 4))], [a], "detection")
+        fidelity([np.ones((2, 4))], [a], "regression")
 
 
 def _ssd_outputs(
