@@ -252,7 +252,7 @@ def run(
             on_cell=on_cell,
             on_progress=lambda s: progress.update(task, description=s),
         )
-        with progress:
+        with progress, runner:
             task = progress.add_task("checking models and weights", total=None)
             models = runner.prepare()
             store.add_run(run_id, system_info(), config.to_dict(), __version__, git_commit())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -184,6 +185,16 @@ class Runner:
         self.cache = ArtifactCache(config.cache_dir)
         self._workdir = Path(tempfile.mkdtemp(prefix="edgebench-"))
         self._failed_plans: dict[str, str] = {}
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Removes the run's scratch folder (jobs, logs, evaluation sets, outputs)."""
+        shutil.rmtree(self._workdir, ignore_errors=True)
 
     # --- validation, before any work -------------------------------------------------------
     def prepare(self) -> list[PreparedModel]:
