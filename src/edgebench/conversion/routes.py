@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgebench.cache import ArtifactCache, CacheEntry, cache_key
+from edgebench.cache import ArtifactCache, CacheEntry, cache_key, size_on_disk
 from edgebench.compilers import Compiler
 from edgebench.errors import EdgebenchError
 from edgebench.models import ModelSpec
@@ -126,6 +126,39 @@ class Plan:
         if not self.steps:
             return None
         return cache.lookup(self.final.stage, self.final.key)
+
+    def describe(
+        self, cache: ArtifactCache, built: set[str] | frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """The built plan as the harness records it: the final artifact and its size, and every
+        step's time (from the run that built it), warnings and info. `built` holds the keys of
+        the steps this run built; the others came from the cache."""
+        steps: list[dict[str, Any]] = []
+        warnings: list[str] = []
+        info: dict[str, Any] = {}
+        entry: CacheEntry | None = None
+        for step in self.steps:
+            entry = cache.lookup(step.stage, step.key)
+            if entry is None:
+                raise FileNotFoundError(f"cache entry for step {step.name} is missing")
+            meta = entry.meta
+            steps.append(
+                {
+                    "step": step.name,
+                    "seconds": meta.get("seconds", 0.0),
+                    "cached": step.key not in built,
+                }
+            )
+            warnings.extend(meta.get("warnings", []))
+            info.update(meta.get("info", {}))
+        assert entry is not None, "describe() needs a plan with steps"
+        return {
+            "artifact_path": str(entry.path),
+            "steps": steps,
+            "warnings": warnings,
+            "info": info,
+            "size_bytes": size_on_disk(entry.path),
+        }
 
     def source_format(self) -> str:
         """The format the compiler's own step starts from."""

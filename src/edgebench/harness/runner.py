@@ -29,7 +29,7 @@ from edgebench.accuracy.evaluation import (
     load_outputs,
     score,
 )
-from edgebench.cache import ArtifactCache, CacheEntry, default_cache_dir
+from edgebench.cache import ArtifactCache, default_cache_dir
 from edgebench.compilers import PRECISIONS, Compiler, get_compiler, list_compilers
 from edgebench.conversion.routes import NoRoute, Plan, plan
 from edgebench.datasets import parse_dataset
@@ -449,9 +449,8 @@ class Runner:
             return {}
         if the_plan.final.key in self._failed_plans:
             raise CellFailure(self._failed_plans[the_plan.final.key])
-        entry = the_plan.cached(self.cache)
-        if entry is not None:
-            converted = self._from_cache(the_plan, entry)
+        if the_plan.cached(self.cache) is not None:
+            converted = the_plan.describe(self.cache)
             cell.cache_hit = True
         else:
             try:
@@ -483,26 +482,6 @@ class Runner:
         cell.warnings.extend(converted["warnings"])
         cell.artifact_info = converted.get("info", {})
         return converted
-
-    def _from_cache(self, the_plan: Plan, entry: CacheEntry) -> dict[str, Any]:
-        from edgebench.cache import size_on_disk
-
-        steps: list[dict[str, Any]] = []
-        warnings: list[str] = []
-        info: dict[str, Any] = {}
-        for step in the_plan.steps:
-            e = self.cache.lookup(step.stage, step.key)
-            meta: dict[str, Any] = e.meta if e is not None else {"seconds": 0.0}
-            steps.append({"step": step.name, "seconds": meta.get("seconds", 0.0), "cached": True})
-            warnings.extend(meta.get("warnings", []))
-            info.update(meta.get("info", {}))
-        return {
-            "artifact_path": str(entry.path),
-            "steps": steps,
-            "warnings": warnings,
-            "info": info,
-            "size_bytes": size_on_disk(entry.path),
-        }
 
 
 def available_compilers() -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 import traceback
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.cache import ArtifactCache, size_on_disk
+from edgebench.cache import ArtifactCache
 from edgebench.compilers import Calibration, CompileRequest, Runtime, get_compiler
 from edgebench.conversion.routes import Plan, PlannedStep
 from edgebench.errors import EdgebenchError
@@ -45,54 +46,45 @@ def convert(job: dict[str, Any]) -> dict[str, Any]:
     compiler = get_compiler(job["compiler"])
     cache = ArtifactCache(Path(job["cache_dir"]))
     calib = job["calibration"]
+    # The cache key knows the calibration set by name and size, not by where its file lies.
+    calib_key = {k: v for k, v in calib.items() if k != "path"}
     the_plan: Plan = make_plan(
-        model, weights, compiler, job["precision"], job["options"], job["batch_size"], calib
+        model, weights, compiler, job["precision"], job["options"], job["batch_size"], calib_key
     )
     source: Path | None = Path(model.path) if model.path else None
-    steps: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    info: dict[str, Any] = {}
+    built: set[str] = set()
     step: PlannedStep
     for step in the_plan.steps:
         entry = cache.lookup(step.stage, step.key)
         if entry is None:
             scratch = cache.begin(step.stage, step.key)
             t = time.perf_counter()
-            if step.converter is not None:
-                name = step.converter.run(source, scratch, model, weights, the_plan.batch)
-                meta: dict[str, Any] = {"step": step.name}
-            else:
-                request = CompileRequest(
-                    model=model,
-                    source=source if source is not None else scratch,
-                    source_format=the_plan.source_format(),
-                    precision=job["precision"],
-                    options=job["options"],
-                    out_dir=scratch,
-                    calibration=_calibration(model, calib, job.get("seed", 0) + 1),
-                    batch_size=the_plan.batch,
-                )
-                output = compiler.compile(request)
-                name = output.artifact
-                meta = {"step": step.name, "warnings": output.warnings, "info": output.info}
+            try:
+                if step.converter is not None:
+                    name = step.converter.run(source, scratch, model, weights, the_plan.batch)
+                    meta: dict[str, Any] = {"step": step.name}
+                else:
+                    request = CompileRequest(
+                        model=model,
+                        source=source if source is not None else scratch,
+                        source_format=the_plan.source_format(),
+                        precision=job["precision"],
+                        options=job["options"],
+                        out_dir=scratch,
+                        calibration=_calibration(model, calib, job.get("seed", 0) + 1),
+                        batch_size=the_plan.batch,
+                    )
+                    output = compiler.compile(request)
+                    name = output.artifact
+                    meta = {"step": step.name, "warnings": output.warnings, "info": output.info}
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)  # no half-built entry in the cache
+                raise
             meta["seconds"] = time.perf_counter() - t
             entry = cache.commit(step.stage, step.key, scratch, name, meta)
-            cached = False
-        else:
-            cached = True
-        steps.append({"step": step.name, "seconds": entry.meta["seconds"], "cached": cached})
-        warnings.extend(entry.meta.get("warnings", []))
-        info.update(entry.meta.get("info", {}))
+            built.add(step.key)
         source = entry.path
-    assert source is not None
-    return {
-        "artifact_path": str(source),
-        "steps": steps,
-        "warnings": warnings,
-        "info": info,
-        "size_bytes": size_on_disk(source),
-        "peak_rss_mb": _peak_rss_mb(),
-    }
+    return {**the_plan.describe(cache, built), "peak_rss_mb": _peak_rss_mb()}
 
 
 def _calibration(model: ModelSpec, calib: dict[str, Any], seed: int) -> Calibration:
