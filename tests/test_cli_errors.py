@@ -20,7 +20,10 @@ def _one_line_error(r) -> str:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--model", "mobilenet_v9"], "unknown model 'mobilenet_v9'; valid: mobilenet_v2"),
+        (
+            ["--model", "mobilenet_v9"],
+            "unknown model 'mobilenet_v9'; valid: efficientnet_lite0.in1k, mobilenet_v2,",
+        ),
         (
             ["--model", "mobilenet_v2", "--compiler", "tflight"],
             "unknown compiler 'tflight'; valid:",
