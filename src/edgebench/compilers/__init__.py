@@ -50,7 +50,12 @@ def register(cls: type[Compiler]) -> type[Compiler]:
 
 
 def _load_builtins() -> None:
-    from edgebench.compilers import null, tensorflow_native, tflite  # noqa: F401
+    from edgebench.compilers import (  # noqa: F401
+        null,
+        onnx_runtime,
+        tensorflow_native,
+        tflite,
+    )
 
 
 def _load_plugins() -> None:

@@ -48,6 +48,20 @@ class Calibration:
     def is_random(self) -> bool:
         return self.source == "random"
 
+    def batched(self, batch_size: int) -> Iterator[list[np.ndarray]]:
+        """The samples grouped into batches of `batch_size` (for fixed-batch artifacts); the
+        last batch is filled by repeating its own samples."""
+        pending: list[list[np.ndarray]] = []
+        for sample in self.batches():
+            pending.append(sample)
+            if len(pending) == batch_size:
+                yield [np.concatenate(parts, axis=0) for parts in zip(*pending, strict=True)]
+                pending = []
+        if pending:
+            while len(pending) < batch_size:
+                pending.append(pending[len(pending) % len(pending)])
+            yield [np.concatenate(parts, axis=0) for parts in zip(*pending, strict=True)]
+
 
 @dataclass
 class CompileRequest:

@@ -7,7 +7,6 @@ interpreter, so the measuring process never imports TensorFlow.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,6 @@ import numpy as np
 from edgebench.compilers import register
 from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
 from edgebench.models import ModelSpec
-
-
-def _representative_dataset(request: CompileRequest) -> Any:
-    batch = request.batch_size or 1
-
-    def batches() -> Iterator[list[np.ndarray]]:
-        pending: list[list[np.ndarray]] = []
-        for sample in request.calibration.batches():
-            pending.append(sample)
-            if len(pending) == batch:
-                yield [np.concatenate(parts, axis=0) for parts in zip(*pending, strict=True)]
-                pending = []
-        if pending:  # fill the last fixed-size batch by repeating what it has
-            while len(pending) < batch:
-                pending.append(pending[len(pending) % len(pending)])
-            yield [np.concatenate(parts, axis=0) for parts in zip(*pending, strict=True)]
-
-    return batches
 
 
 class _InterpreterRuntime(Runtime):
@@ -109,7 +90,9 @@ class TFLiteCompiler(Compiler):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         elif request.precision == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = _representative_dataset(request)
+            converter.representative_dataset = lambda: request.calibration.batched(
+                request.batch_size or 1
+            )
             # Integer kernels wherever they exist; ops without one (e.g. NMS) stay float.
             converter.target_spec.supported_ops = [
                 tf.lite.OpsSet.TFLITE_BUILTINS_INT8,

@@ -70,6 +70,22 @@ CONVERTERS: list[Converter] = [
         ("tensorflow", "tensorflow-cpu", "keras"),
         batch_dependent=True,
     ),
+    Converter(
+        "keras_to_onnx",
+        "keras",
+        "onnx",
+        "edgebench.conversion.onnx_steps:keras_to_onnx",
+        ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx"),
+        batch_dependent=True,
+    ),
+    Converter(
+        "savedmodel_to_onnx",
+        "savedmodel",
+        "onnx",
+        "edgebench.conversion.onnx_steps:savedmodel_to_onnx",
+        ("tensorflow", "tensorflow-cpu", "tf2onnx", "onnx"),
+        batch_dependent=True,
+    ),
 ]
 
 

@@ -1,0 +1,171 @@
+"""`onnxruntime`: ONNX Runtime, CPU by default, CUDA and TensorRT execution providers where the
+installed build has them.
+
+INT8 is static QDQ quantization, per channel, calibrated on the run's calibration data. On x86
+the default is unsigned 8-bit activations with signed 8-bit weights: ONNX Runtime's x86 kernels
+run S8/S8 several times slower (`ort_int8_activation=s8` to measure that anyway; the choice is
+recorded with the artifact).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebench.compilers import register
+from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.errors import BackendUnavailable, UsageError
+from edgebench.models import ModelSpec
+
+GRAPH_LEVELS = ("disable", "basic", "extended", "all")
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+
+
+def _graph_level(name: str) -> Any:
+    import onnxruntime as ort
+
+    levels = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    if name not in levels:
+        raise UsageError(f"ort_graph_opt '{name}': choose one of {', '.join(GRAPH_LEVELS)}")
+    return levels[name]
+
+
+def input_names(path: Path) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    return [i.name for i in graph.input if i.name not in weights]
+
+
+class _SessionRuntime(Runtime):
+    def __init__(self, path: Path, threads: int, options: dict[str, Any]) -> None:
+        import onnxruntime as ort
+
+        provider = PROVIDERS.get(str(options.get("ort_provider", "cpu")))
+        if provider is None:
+            raise UsageError(f"ort_provider: choose one of {', '.join(PROVIDERS)}")
+        available = ort.get_available_providers()
+        if provider not in available:
+            raise BackendUnavailable(
+                f"{provider} is not in this onnxruntime build (it has {', '.join(available)})"
+            )
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = _graph_level(str(options.get("ort_graph_opt", "all")))
+        providers = (
+            [provider] if provider == "CPUExecutionProvider" else [provider, PROVIDERS["cpu"]]
+        )
+        self._session = ort.InferenceSession(str(path), so, providers=providers)
+        self._names = [i.name for i in self._session.get_inputs()]
+
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        outs = self._session.run(None, dict(zip(self._names, inputs, strict=True)))
+        return [np.asarray(o) for o in outs]
+
+
+class _CalibrationReader:
+    """onnxruntime's CalibrationDataReader protocol over edgebench's calibration batches."""
+
+    def __init__(self, request: CompileRequest, names: list[str]) -> None:
+        self._it = request.calibration.batched(request.batch_size or 1)
+        self._names = names
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        batch = next(self._it, None)
+        return None if batch is None else dict(zip(self._names, batch, strict=True))
+
+    def rewind(self) -> None:  # part of the protocol; one pass is all calibration needs
+        pass
+
+
+@register
+class OnnxRuntimeCompiler(Compiler):
+    name = "onnxruntime"
+    description = "ONNX Runtime (CPU; CUDA/TensorRT providers where the build has them)"
+    extra = "onnx"
+    precisions = ("fp32", "fp16", "int8-dynamic", "int8")
+    input_formats = ("onnx",)
+    requires = ("onnxruntime", "onnx", "tf2onnx")
+    packages = ("onnxruntime", "onnx", "tf2onnx")
+    conversion_options = {"ort_int8_activation": "u8"}
+    runtime_options = {"ort_graph_opt": "all", "ort_provider": "cpu"}
+    needs_static_batch = True
+
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        src, out = request.source, request.out_dir / "model.onnx"
+        precision = request.precision
+        info: dict[str, Any] = {}
+        warnings: list[str] = []
+        if precision == "fp32":
+            shutil.copyfile(src, out)
+        elif precision == "fp16":
+            import onnx
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            # Inputs and outputs stay float32, so every compiler is fed the same tensors.
+            model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+            onnx.save(model, str(out))
+        elif precision == "int8-dynamic":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8)
+        elif precision == "int8":
+            from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            act = str(request.options.get("ort_int8_activation", "u8"))
+            if act not in ("u8", "s8"):
+                raise UsageError(f"ort_int8_activation '{act}': choose u8 or s8")
+            prepared = request.out_dir / "prepared.onnx"
+            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+            quantize_static(
+                str(prepared),
+                str(out),
+                _CalibrationReader(request, input_names(prepared)),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8 if act == "u8" else QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+            )
+            prepared.unlink()
+            info["int8"] = {
+                "format": "QDQ",
+                "per_channel": True,
+                "activations": act,
+                "weights": "s8",
+            }
+            info["calibration"] = {
+                "source": request.calibration.source,
+                "size": request.calibration.size,
+            }
+            if request.calibration.is_random:
+                warnings.append(
+                    "int8 calibrated on random inputs: speed figures hold, accuracy would not"
+                )
+        else:
+            raise ValueError(f"unhandled precision {precision}")
+        return CompileOutput(out.name, warnings, info)
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        return _SessionRuntime(artifact, threads, options)
