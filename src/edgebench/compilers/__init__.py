@@ -53,8 +53,10 @@ def _load_builtins() -> None:
     from edgebench.compilers import (  # noqa: F401
         null,
         onnx_runtime,
+        openvino_runtime,
         tensorflow_native,
         tflite,
+        tvm_relax,
     )
 
 

@@ -131,6 +131,7 @@ class Compiler(ABC):
         if precision not in self.precisions:
             return f"{self.name} has no {precision} mode (it offers {', '.join(self.precisions)})"
         return None
+    compiles_per_batch: ClassVar[bool] = False  # artifacts fixed to one batch size, any model
 
     def options(self, given: dict[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with the options given that this compiler knows."""

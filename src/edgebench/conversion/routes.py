@@ -126,9 +126,10 @@ class Plan:
     compiler: str
     precision: str
     options: dict[str, Any]
-    batch: int | None
+    batch: int | None  # fixed batch of the converted formats (fixed_batch models), or None
     source_key: str
     steps: list[PlannedStep] = field(default_factory=list)
+    compile_batch: int | None = None  # the batch the compile step builds for, if it fixes one
 
     @property
     def final(self) -> PlannedStep:
@@ -217,6 +218,8 @@ def plan(
     src_fmt = "zoo" if model.path is None else model.source_format
     skey = source_key(model, weights)
     result = Plan(model, weights, compiler.name, precision, options, batch, skey)
+    # Some compilers build for one batch size whatever the model (TVM's static shapes).
+    result.compile_batch = batch_size if compiler.compiles_per_batch else batch
     if "*" in compiler.input_formats:
         return result
     path = find_path(src_fmt, compiler.input_formats)
@@ -244,7 +247,7 @@ def plan(
             "precision": precision,
             "options": compiler.artifact_options(options),
             "versions": package_versions(compiler.packages),
-            "batch": batch,
+            "batch": result.compile_batch,
             "calibration": calibration if precision == "int8" else None,
         }
     )

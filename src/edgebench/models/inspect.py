@@ -26,6 +26,8 @@ def inspect_inputs(path: Path, fmt: str) -> list[dict[str, Any]]:
             return _keras_inputs(path)
         if fmt == "savedmodel":
             return _savedmodel_inputs(path)
+        if fmt == "onnx":
+            return _onnx_inputs(path)
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -72,3 +74,20 @@ def _savedmodel_inputs(path: Path) -> list[dict[str, Any]]:
         {"name": name, "shape": [_dim(x) for x in spec.shape[1:]], "dtype": spec.dtype.name}
         for name, spec in sorted(specs.items())
     ]
+
+
+def _onnx_inputs(path: Path) -> list[dict[str, Any]]:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    onnx.checker.check_model(model)
+    weights = {init.name for init in model.graph.initializer}
+    out = []
+    for i in model.graph.input:
+        if i.name in weights:
+            continue
+        tensor = i.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        out.append({"name": i.name, "shape": [_dim(d) for d in dims[1:]], "dtype": dtype})
+    return out

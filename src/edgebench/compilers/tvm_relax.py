@@ -1,0 +1,120 @@
+"""`tvm`: Apache TVM (Relax): the ONNX frontend, an `llvm` target for this CPU and core count.
+
+Builds are untuned by default, which leaves TVM's operators unscheduled and single-threaded:
+honest figures for "TVM without tuning", far from what tuned TVM reaches. `tvm_tune_trials=N`
+runs MetaSchedule tuning with a budget of N trials; its database lives beside the ONNX artifact
+in the cache, so later builds of the same model reuse what was learnt. Tuning needs xgboost, and
+apache-tvm-ffi 0.1.14 (0.1.15 crashes while tuning).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebench.compilers import register
+from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.errors import UsageError
+from edgebench.models import ModelSpec
+
+
+def llvm_target(threads: int | None = None) -> Any:
+    """The dict form of an llvm target: TVM 0.27 rejects string targets with -mcpu."""
+    import os
+
+    import tvm
+
+    return tvm.target.Target(
+        {
+            "kind": "llvm",
+            "mcpu": tvm.target.codegen.llvm_get_system_cpu(),
+            "num-cores": threads or len(os.sched_getaffinity(0)),
+        }
+    )
+
+
+class _VMRuntime(Runtime):
+    def __init__(self, folder: Path, threads: int) -> None:
+        import os
+
+        os.environ["TVM_NUM_THREADS"] = str(threads)  # read when TVM's thread pool starts
+        import tvm
+        from tvm import relax
+
+        self._tvm = tvm
+        self._dev = tvm.cpu()
+        lib = tvm.runtime.load_module(str(folder / "model.so"))
+        self._vm = relax.VirtualMachine(lib, self._dev)
+        self._main = self._vm["main"]
+
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        args = [self._tvm.runtime.tensor(x, self._dev) for x in inputs]
+        out = self._main(*args)
+        # .numpy() copies to the host after the kernels are done, so the clock sees the work.
+        if hasattr(out, "numpy"):
+            return [out.numpy()]
+        return [o.numpy() for o in out]
+
+
+@register
+class TVMCompiler(Compiler):
+    name = "tvm"
+    description = "Apache TVM Relax (llvm for this CPU; untuned unless tvm_tune_trials=N)"
+    extra = "tvm"
+    precisions = ("fp32",)
+    input_formats = ("onnx",)
+    requires = ("tvm", "onnx")
+    packages = ("apache-tvm", "apache-tvm-ffi", "onnx")
+    conversion_options = {"tvm_tune_trials": 0}
+    needs_static_batch = True
+    compiles_per_batch = True
+
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        import onnx
+        import tvm
+        from tvm import relax
+        from tvm.relax.frontend.onnx import from_onnx
+
+        trials = int(request.options.get("tvm_tune_trials", 0))
+        if trials < 0:
+            raise UsageError("tvm_tune_trials must be 0 (untuned) or more")
+        batch = request.batch_size or 1
+        model = onnx.load(str(request.source))
+        weights = {init.name for init in model.graph.initializer}
+        inputs = [i for i in model.graph.input if i.name not in weights]
+        # TVM compiles for static shapes: the batch and every per-sample size are fixed here.
+        shapes = {
+            i.name: [batch, *(int(d) for d in spec.shape)]
+            for i, spec in zip(inputs, request.model.inputs, strict=True)
+        }
+        mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
+        target = llvm_target()
+        info: dict[str, Any] = {"target": str(target), "tune_trials": trials, "batch": batch}
+        if trials > 0:
+            work_dir = Path(request.source).parent / "tvm_tuning"
+            mod = relax.pipeline.static_shape_tuning_pipeline(
+                total_trials=trials, target=target, work_dir=str(work_dir)
+            )(mod)
+            info["tuning_database"] = str(work_dir)
+        executable = tvm.compile(mod, target=target)
+        folder = request.out_dir / "tvm"
+        folder.mkdir()
+        executable.export_library(str(folder / "model.so"))
+        (folder / "edgebench.json").write_text(json.dumps(info))
+        return CompileOutput(folder.name, [], info)
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        built = json.loads((artifact / "edgebench.json").read_text())["batch"]
+        if built != batch_size:
+            raise UsageError(f"TVM artifact was built for batch {built}, not {batch_size}")
+        return _VMRuntime(artifact, threads)
