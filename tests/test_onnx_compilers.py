@@ -160,7 +160,8 @@ def test_an_op_no_runtime_knows_is_a_cell_with_the_runtimes_message(
     model = _conv_bn_relu(tmp_path / "mystery.onnx", op="Mystery")
     r = run_cli(
         "run", "--model", str(model), "--compiler", "onnxruntime,openvino", "--weights", "random",
-        "--json", "--no-fidelity", "--db", str(tmp_path / "r.db"), cwd=tmp_path, env=cli_env(shared_cache),
+        "--json", "--no-fidelity", "--db", str(tmp_path / "r.db"),
+        cwd=tmp_path, env=cli_env(shared_cache),
     )  # fmt: skip
     if r.returncode == 2:  # the checker may already refuse the file: one clear line then
         assert "mystery.onnx" in r.stderr and "Traceback" not in r.stderr
