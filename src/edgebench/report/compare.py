@@ -1,0 +1,229 @@
+"""Two runs side by side, cell by cell, with the significance of each difference.
+
+Cells match on model, weights, compiler, precision, batch size, threads (and LoadGen scenario).
+A difference is significant when a two-sided Mann-Whitney U test on the two cells' raw latency
+samples gives p < alpha (0.05); where a cell has too few stored samples, when the two medians'
+95% confidence intervals do not overlap. A regression fails a `--fail-on METRIC:PCT%` gate when
+it is worse than PCT percent AND significant, so a CI job does not fail on noise. Latency
+metrics (p50, p90, p99, mean) are worse when higher; throughput when lower. A cell that was ok
+in the first run and failed in the second fails any gate.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgebench.errors import UsageError
+from edgebench.results import CellResult
+
+METRICS = ("p50", "p90", "p99", "mean", "throughput")
+MIN_SAMPLES = 5  # fewer raw samples than this on either side: judge by the CIs instead
+
+
+@dataclass(frozen=True)
+class FailRule:
+    metric: str
+    pct: float
+
+    def __str__(self) -> str:
+        return f"{self.metric}:{self.pct:g}%"
+
+
+def parse_fail_on(text: str) -> FailRule:
+    """`p50:5%` (or `p50:5`) -> FailRule('p50', 5.0)."""
+    m = re.fullmatch(r"\s*([a-z0-9_]+)\s*:\s*([0-9]*\.?[0-9]+)\s*%?\s*", text)
+    if not m:
+        raise UsageError(f"--fail-on takes METRIC:PERCENT, e.g. p50:5%, not '{text}'")
+    metric, pct = m.group(1), float(m.group(2))
+    if metric not in METRICS:
+        raise UsageError(f"--fail-on: unknown metric '{metric}'; valid: {', '.join(METRICS)}")
+    return FailRule(metric, pct)
+
+
+def value_of(cell: CellResult, metric: str) -> float | None:
+    if metric == "throughput":
+        return cell.throughput_ips
+    lat = cell.latency_ms
+    return getattr(lat, metric) if lat is not None else None
+
+
+def higher_is_worse(metric: str) -> bool:
+    return metric != "throughput"
+
+
+def mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-corrected,
+    continuity-corrected). Good for the tens to thousands of samples a cell stores."""
+    n1, n2 = len(a), len(b)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Mann-Whitney needs samples on both sides")
+    pooled = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
+    ranks = [0.0] * len(pooled)
+    ties = 0.0
+    i = 0
+    while i < len(pooled):
+        j = i
+        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        rank = (i + j) / 2.0 + 1.0  # average rank of a run of ties
+        for k in range(i, j + 1):
+            ranks[k] = rank
+        t = j - i + 1
+        ties += t**3 - t
+        i = j + 1
+    r1 = sum(r for r, (_, side) in zip(ranks, pooled, strict=True) if side == 0)
+    u1 = r1 - n1 * (n1 + 1) / 2.0
+    mu = n1 * n2 / 2.0
+    n = n1 + n2
+    var = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
+    if var <= 0:
+        return 1.0
+    z = (abs(u1 - mu) - 0.5) / math.sqrt(var)
+    return max(0.0, min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2.0))))
+
+
+@dataclass
+class Delta:
+    metric: str
+    a: float | None
+    b: float | None
+
+    @property
+    def pct(self) -> float | None:
+        if self.a is None or self.b is None or self.a == 0:
+            return None
+        return (self.b - self.a) / abs(self.a) * 100.0
+
+    @property
+    def worse_pct(self) -> float | None:
+        """How much worse B is than A, in percent (negative: better)."""
+        pct = self.pct
+        if pct is None:
+            return None
+        return pct if higher_is_worse(self.metric) else -pct
+
+
+@dataclass
+class Pair:
+    key: tuple[Any, ...]
+    a: CellResult
+    b: CellResult
+    deltas: dict[str, Delta] = field(default_factory=dict)
+    p_value: float | None = None
+    ci_overlap: bool | None = None
+    significant: bool = False
+    regressions: list[str] = field(default_factory=list)  # the rules it breaks
+
+    @property
+    def label(self) -> str:
+        c = self.a
+        return f"{c.model} {c.weights} {c.compiler} {c.precision} b{c.batch_size} t{c.threads}"
+
+
+@dataclass
+class Comparison:
+    pairs: list[Pair]
+    only_a: list[CellResult]
+    only_b: list[CellResult]
+    newly_failed: list[Pair]
+    rules: list[FailRule]
+
+    @property
+    def failed(self) -> bool:
+        """Whether the gate fails: a significant regression past a rule, or a newly failed cell
+        (only when rules were given)."""
+        if not self.rules:
+            return False
+        return bool(self.newly_failed) or any(p.regressions for p in self.pairs)
+
+
+def _key(cell: CellResult) -> tuple[Any, ...]:
+    return (*cell.key(), (cell.loadgen or {}).get("scenario"))
+
+
+def compare_cells(
+    cells_a: Sequence[CellResult],
+    cells_b: Sequence[CellResult],
+    rules: Sequence[FailRule] = (),
+    alpha: float = 0.05,
+) -> Comparison:
+    """Matches the two runs' cells and judges each difference (the last row of a cell wins)."""
+    a = {_key(c): c for c in cells_a}
+    b = {_key(c): c for c in cells_b}
+    metrics = list(dict.fromkeys([*(r.metric for r in rules), "p50", "throughput"]))
+    pairs, newly_failed = [], []
+    for key, ca in a.items():
+        cb = b.get(key)
+        if cb is None:
+            continue
+        pair = Pair(key, ca, cb)
+        if ca.status == "ok" and cb.status != "ok":
+            newly_failed.append(pair)
+            continue
+        if ca.status != "ok" or cb.status != "ok":
+            continue
+        pair.deltas = {m: Delta(m, value_of(ca, m), value_of(cb, m)) for m in metrics}
+        la, lb = ca.latency_ms, cb.latency_ms
+        if la is not None and lb is not None:
+            pair.ci_overlap = not (la.ci95_high < lb.ci95_low or lb.ci95_high < la.ci95_low)
+        sa, sb = ca.latency_samples_ms, cb.latency_samples_ms
+        if len(sa) >= MIN_SAMPLES and len(sb) >= MIN_SAMPLES:
+            pair.p_value = mann_whitney(sa, sb)
+            pair.significant = pair.p_value < alpha
+        elif pair.ci_overlap is not None:
+            pair.significant = not pair.ci_overlap
+        for rule in rules:
+            worse = pair.deltas[rule.metric].worse_pct
+            if worse is not None and worse > rule.pct and pair.significant:
+                pair.regressions.append(f"{rule.metric} {worse:+.1f}% > {rule.pct:g}%")
+        pairs.append(pair)
+    only_a = [c for k, c in a.items() if k not in b]
+    only_b = [c for k, c in b.items() if k not in a]
+    return Comparison(pairs, only_a, only_b, newly_failed, list(rules))
+
+
+def verdict(pair: Pair, metric: str = "p50") -> str:
+    if pair.regressions:
+        return "REGRESSION"
+    worse = pair.deltas[metric].worse_pct if metric in pair.deltas else None
+    if worse is None:
+        return "-"
+    if not pair.significant:
+        return "no significant change"
+    return "slower" if worse > 0 else "faster"
+
+
+def to_records(comparison: Comparison) -> list[dict[str, Any]]:
+    """The comparison as JSON-ready records."""
+    out = []
+    for p in comparison.pairs:
+        out.append(
+            {
+                "model": p.a.model,
+                "weights": p.a.weights,
+                "compiler": p.a.compiler,
+                "precision": p.a.precision,
+                "batch_size": p.a.batch_size,
+                "threads": p.a.threads,
+                "metrics": {m: {"a": d.a, "b": d.b, "pct": d.pct} for m, d in p.deltas.items()},
+                "p_value": p.p_value,
+                "ci_overlap": p.ci_overlap,
+                "significant": p.significant,
+                "regressions": p.regressions,
+            }
+        )
+    for p in comparison.newly_failed:
+        out.append(
+            {
+                "model": p.a.model,
+                "compiler": p.a.compiler,
+                "precision": p.a.precision,
+                "batch_size": p.a.batch_size,
+                "newly_failed": p.b.error,
+            }
+        )
+    return out

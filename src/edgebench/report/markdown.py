@@ -1,0 +1,120 @@
+"""The report as Markdown: hosts, then per model a table of the cells that matter for reading
+(and, with `--figures`, links to the figure files)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from edgebench.harness.noise import NOISY_PCT
+from edgebench.report.figures import marks_of
+from edgebench.results import CellResult
+from edgebench.store import RunInfo
+
+
+def _n(value: object, digits: int = 3) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:.0f}"
+    return str(value)
+
+
+def _cell_text(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(
+    runs: Sequence[RunInfo],
+    cells: Sequence[CellResult],
+    figures: dict[str, list[Path]] | None = None,
+    title: str = "edgebench report",
+) -> str:
+    """The report as one Markdown string; `figures` maps a model to its figure files."""
+    lines = [f"# {title}", ""]
+    n_ok = sum(c.status == "ok" for c in cells)
+    lines.append(
+        f"{len(cells)} cells ({n_ok} ok), generated {time.strftime('%Y-%m-%d %H:%M:%S')}. "
+        f"\u2020 random weights (speed only); * noisy: other processes used more than "
+        f"{NOISY_PCT:g}% of the CPU while timed."
+    )
+    lines.append("")
+    for r in runs:
+        cpu = r.system.get("cpu", {})
+        suite = (r.config.get("suite") or {}).get("name")
+        lines.append(
+            f"- run `{r.run_id}`"
+            + (f" (suite {suite})" if suite else "")
+            + f" on {r.system.get('hostname')}: {cpu.get('model')}, {cpu.get('usable_cores')}"
+            f" cores, {r.system.get('os')}, edgebench {r.edgebench_version}"
+            + (f" @ {r.git_commit}" if r.git_commit else "")
+        )
+    by_model: dict[str, list[CellResult]] = defaultdict(list)
+    for c in cells:
+        by_model[c.model].append(c)
+    show_power = any(getattr(c, "power_w", None) for c in cells)
+    show_acc = any(c.accuracy for c in cells)
+    show_lg = any(c.loadgen and "validity" in c.loadgen for c in cells)
+    for model in sorted(by_model):
+        lines += ["", f"## {model}", ""]
+        for path in (figures or {}).get(model, []):
+            if path.suffix == ".svg":
+                lines.append(f"![{path.stem}]({path.as_posix()})")
+        if (figures or {}).get(model):
+            lines.append("")
+        head = [
+            "compiler",
+            "precision",
+            "batch",
+            "status",
+            "p50 ms",
+            "95% CI ms",
+            "p99 ms",
+            "img/s",
+            "size MB",
+        ]
+        if show_power:
+            head += ["power W", "J/inf"]
+        if show_acc:
+            head += ["top1/mAP"]
+        if show_lg:
+            head += ["LoadGen"]
+        head += ["notes"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append(
+            "|"
+            + "|".join("---" if i < 2 or h == "notes" else "---:" for i, h in enumerate(head))
+            + "|"
+        )
+        for c in by_model[model]:
+            lat = c.latency_ms
+            row = [
+                c.compiler,
+                c.precision,
+                str(c.batch_size),
+                c.status,
+                _n(lat.p50 if lat else None),
+                f"{_n(lat.ci95_low)}-{_n(lat.ci95_high)}" if lat else "-",
+                _n(lat.p99 if lat else None),
+                _n(c.throughput_ips, 4),
+                _n(c.model_size_mb),
+            ]
+            if show_power:
+                power = getattr(c, "power_w", None)
+                avg = power.get("avg") if isinstance(power, dict) else power
+                row += [_n(avg), _n(getattr(c, "energy_j_per_inf", None))]
+            if show_acc:
+                acc = c.accuracy or {}
+                row += [_n(acc.get("top1", acc.get("map")))]
+            if show_lg:
+                lg = c.loadgen or {}
+                row += [f"{lg.get('scenario')} {lg.get('validity')}" if "validity" in lg else "-"]
+            row += [marks_of(c) + (f" {c.error}" if c.error else "")]
+            lines.append("| " + " | ".join(_cell_text(v) for v in row) + " |")
+    hosts = [p for p in (figures or {}).get("hosts", []) if p.suffix == ".svg"]
+    if hosts:
+        lines += ["", "## Host against host", ""]
+        lines += [f"![{path.stem}]({path.as_posix()})" for path in hosts]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,295 @@
+"""Reports from stored synthetic results: HTML in headless Chromium, Markdown, CSV, figure files,
+the Pareto front, and one-line errors for an empty store or an unknown run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from edgebench.report.figures import (
+    Figure,
+    Point,
+    Series,
+    model_figures,
+    pareto_front,
+    to_svg,
+)
+from edgebench.results import CellResult
+from edgebench.store import ResultStore
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+# (compiler, precision): (latency ms at batch 1, size MB)
+GRID = {
+    ("tensorflow", "fp32"): (14.0, 14.0),
+    ("tflite", "fp32"): (2.0, 13.3),
+    ("tflite", "fp16"): (2.1, 6.7),
+    ("tflite", "int8"): (0.9, 3.8),
+    ("tflite", "int8-dynamic"): (7.6, 3.6),
+}
+
+
+def _host(name: str) -> dict:
+    return {"hostname": name, "cpu": {"model": f"{name} CPU", "usable_cores": 2}, "os": "Linux"}
+
+
+def make_cell(
+    run_id: str,
+    model: str,
+    compiler: str,
+    precision: str,
+    batch: int,
+    host: str,
+    scale: float = 1.0,
+    seed: int = 0,
+    **extra: object,
+) -> CellResult:
+    base, size = GRID[(compiler, precision)]
+    rng = random.Random(seed)
+    per_batch = base * scale * (1 + 0.7 * (batch - 1))
+    samples = [per_batch * (1 + 0.02 * rng.random()) for _ in range(40)]
+    cell = CellResult(
+        run_id,
+        model,
+        "random",
+        compiler,
+        precision,
+        batch,
+        2,
+        "ok",
+        system=_host(host),
+        model_size_mb=size,
+    )
+    cell.with_samples(samples, batch, sum(samples) / 1000)
+    for k, v in extra.items():
+        setattr(cell, k, v)
+    return cell
+
+
+def make_store(path: Path) -> list[str]:
+    """Two runs on two hosts: the study's figure kinds all have something to draw."""
+    with ResultStore(path) as store:
+        for run_id, host, scale in (("run-a", "pi", 3.0), ("run-b", "epyc", 1.0)):
+            store.add_run(run_id, _host(host), {}, "0.1.0", None)
+            for model in ("mobilenet_v2", "resnet50_v2"):
+                for compiler, precision in GRID:
+                    for batch in (1, 8):
+                        noisy = {"noise_cpu_pct": 30.0} if precision == "fp16" else {}
+                        store.add_cell(
+                            make_cell(
+                                run_id, model, compiler, precision, batch, host, scale, **noisy
+                            )
+                        )
+            failed = CellResult(
+                run_id,
+                "mobilenet_v2",
+                "random",
+                "tflite",
+                "bf16",
+                1,
+                2,
+                "unsupported",
+                error="tflite has no bf16 mode",
+            )
+            store.add_cell(failed)
+    return ["run-a", "run-b"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("report") / "r.db"
+    make_store(db)
+    return db
+
+
+def test_pareto_front() -> None:
+    pts = [(1.0, 10.0), (2.0, 5.0), (3.0, 6.0), (0.5, 20.0), (2.0, 5.0)]
+    assert pareto_front(pts, (False, False)) == [True, True, False, True, True]
+    # accuracy (maximised) against latency: the slower, less accurate point is dominated
+    assert pareto_front([(1.0, 0.7), (2.0, 0.75), (3.0, 0.72)], (False, True)) == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_model_figures_cover_the_study(store: Path) -> None:
+    with ResultStore(store) as s:
+        cells = [c for c in s.cells("run-b") if c.model == "mobilenet_v2"]
+    cells[0].power_w = {"avg": 4.5}  # type: ignore[attr-defined]  # fields another module adds
+    cells[0].energy_j_per_inf = 0.01  # type: ignore[attr-defined]
+    figs = {f.key: f for f in model_figures("mobilenet_v2", cells)}
+    assert set(figs) == {"throughput", "latency", "size", "power", "energy", "tradeoff"}
+    thr = figs["throughput"]
+    assert thr.kind == "lines" and thr.x_log2
+    assert {s.name for s in thr.series} == {f"{c} {p}" for c, p in GRID}
+    for s in thr.series:
+        assert [p.x for p in s.points] == [1, 8]
+        assert s.points[1].y > s.points[0].y  # batching raises throughput here
+    assert all(p.low is not None for s in figs["latency"].series for p in s.points)
+    front = {p.label for p in figs["tradeoff"].series[0].points if p.front}
+    # latency vs size (no accuracy): int8 is fastest and nearly smallest, int8-dynamic smallest
+    assert front == {"tflite int8", "tflite int8-dynamic"}
+    svg = to_svg(figs["tradeoff"])
+    assert 'class="pareto"' in svg and svg.count('class="point front"') == 2
+    assert "\u2020" in to_svg(thr)  # random weights are marked
+
+
+def test_accuracy_tradeoff_uses_accuracy() -> None:
+    cells = [
+        make_cell("r", "m", "tflite", "fp32", 1, "h", accuracy={"top1": 0.72}),
+        make_cell("r", "m", "tflite", "int8", 1, "h", accuracy={"top1": 0.70}),
+        make_cell(
+            "r", "m", "tflite", "int8-dynamic", 1, "h", accuracy={"top1": 0.69}, model_size_mb=4.0
+        ),  # slower, less accurate and larger than int8
+    ]
+    (trade,) = [f for f in model_figures("m", cells) if f.key == "tradeoff"]
+    assert trade.y_label == "top1"
+    assert {p.label: p.front for p in trade.series[0].points} == {
+        "tflite fp32": True,
+        "tflite int8": True,
+        "tflite int8-dynamic": False,
+    }
+
+
+def test_svg_is_well_formed() -> None:
+    import xml.etree.ElementTree as ET
+
+    fig = Figure(
+        "t", "bars", "a <title> & more", "", "MB", [Series("s", [Point("a&b", 1.0)])], ["a&b"]
+    )
+    ET.fromstring(to_svg(fig))
+
+
+def test_report_formats_and_figure_files(store: Path, tmp_path: Path) -> None:
+    r = run_cli(
+        "report",
+        "--db",
+        str(store),
+        "--run",
+        "run-a",
+        "--run",
+        "run-b",
+        "--format",
+        "md",
+        "-o",
+        str(tmp_path / "r.md"),
+        "--figures",
+        str(tmp_path / "figs"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "r.md").read_text()
+    assert "## mobilenet_v2" in md and "| tflite | int8 | 8 | ok |" in md
+    assert "![mobilenet_v2-throughput](figs/mobilenet_v2-throughput.svg)" in md
+    assert "## Host against host" in md and "(figs/hosts-resnet50_v2.svg)" in md
+    svgs = sorted(p.name for p in (tmp_path / "figs").glob("*.svg"))
+    assert "mobilenet_v2-throughput.svg" in svgs and "hosts-resnet50_v2.svg" in svgs
+    pytest.importorskip("matplotlib")
+    pngs = list((tmp_path / "figs").glob("*.png"))
+    assert len(pngs) == len(svgs)
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+    r = run_cli(
+        "report",
+        "--db",
+        str(store),
+        "--run",
+        "run-b",
+        "--format",
+        "csv",
+        "-o",
+        str(tmp_path / "r.csv"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
+    assert len(rows) == 21 and {row["run_id"] for row in rows} == {"run-b"}
+
+
+def _one_error(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def test_report_on_an_empty_store_or_unknown_run(store: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    ResultStore(empty).close()
+    assert "holds no runs" in _one_error(run_cli("report", "--db", str(empty), cwd=tmp_path))
+    missing = run_cli("report", "--db", str(tmp_path / "none.db"), cwd=tmp_path)
+    assert "no results store" in _one_error(missing)
+    unknown = run_cli("report", "--db", str(store), "--run", "nope", cwd=tmp_path)
+    assert "no run with id 'nope'" in _one_error(unknown)
+    with ResultStore(empty) as s:
+        s.add_run("bare", {}, {}, "0", None)
+    assert "holds no results" in _one_error(run_cli("report", "--db", str(empty), cwd=tmp_path))
+    bad = run_cli("report", "--db", str(store), "--format", "pdf", cwd=tmp_path)
+    assert "--format takes html, md, csv" in _one_error(bad)
+
+
+def test_report_in_headless_chromium(store: Path, tmp_path: Path, chromium: Path) -> None:
+    html = tmp_path / "report.html"
+    r = run_cli(
+        "report",
+        "--db",
+        str(store),
+        "--run",
+        "run-a",
+        "--run",
+        "run-b",
+        "-o",
+        str(html),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        flags = [
+            str(chromium),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+        ]
+        # The DOM after the page's own script ran: the sortable tables are wired up, and every
+        # figure is there.
+        dom = subprocess.run(
+            [*flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120
+        )
+        shot_run = subprocess.run(
+            [*flags, f"--screenshot={shot}", "--window-size=1400,2000", html.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    for run in (dom, shot_run):
+        console = [ln for ln in run.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+        assert not console, "\n".join(console)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = dom.stdout
+    for model in ("mobilenet_v2", "resnet50_v2"):
+        for key in ("throughput", "latency", "size", "tradeoff"):
+            assert f'id="fig-{model}-{key}"' in page, (model, key)
+        assert f'data-figure="hosts-{model}"' in page
+    assert len(re.findall(r"<svg[^>]*class=\"eb-figure\"", page)) == 2 * 4 + 2
+    assert page.count('class="pareto"') == 2
+    assert shot.is_file() and shot.stat().st_size > 20_000
