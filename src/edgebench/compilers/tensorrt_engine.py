@@ -1,0 +1,166 @@
+"""`tensorrt`: an ONNX model built into a serialized TensorRT engine (TensorRT 10 Python API).
+
+Needs an NVIDIA GPU, the `tensorrt` package and PyTorch with CUDA (for device memory and
+streams). Where any is missing, the compiler reports itself unavailable with the reason.
+Timing follows trtexec: host-to-device copies, GPU compute (CUDA events) and device-to-host
+copies are recorded separately (`runtime_metrics`), and `predict` returns host arrays, so the
+harness's end-to-end clock includes the copies and a synchronize.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebench.compilers import register
+from edgebench.compilers.base import Availability, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.errors import ConversionError
+from edgebench.models import ModelSpec
+
+
+def _onnx_input_names(path: Path) -> list[str]:
+    from edgebench.compilers.onnx_runtime import input_names
+
+    return input_names(path)
+
+
+class _EngineRuntime(Runtime):
+    def __init__(self, path: Path) -> None:
+        import tensorrt as trt
+        import torch
+
+        self._torch = torch
+        logger = trt.Logger(trt.Logger.WARNING)
+        self.engine = trt.Runtime(logger).deserialize_cuda_engine(path.read_bytes())
+        self.context = self.engine.create_execution_context()
+        self.stream = torch.cuda.Stream()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        self.outputs = [n for n in names if n not in self.inputs]
+        self._trt = trt
+        self._buffers: dict[str, Any] = {}
+        self.h2d_ms: list[float] = []
+        self.compute_ms: list[float] = []
+        self.d2h_ms: list[float] = []
+
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> Any:
+        torch = self._torch
+        dtype = torch.from_numpy(
+            np.zeros(0, dtype=self._trt.nptype(self.engine.get_tensor_dtype(name)))
+        ).dtype
+        buf = self._buffers.get(name)
+        if buf is None or tuple(buf.shape) != shape:
+            buf = torch.empty(shape, dtype=dtype, device="cuda")
+            self._buffers[name] = buf
+            self.context.set_tensor_address(name, buf.data_ptr())
+        return buf
+
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        torch = self._torch
+        events = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
+        with torch.cuda.stream(self.stream):
+            events[0].record()
+            for name, x in zip(self.inputs, inputs, strict=True):
+                self.context.set_input_shape(name, x.shape)
+                self._buffer(name, x.shape).copy_(torch.from_numpy(x), non_blocking=True)
+            events[1].record()
+            outs = [self._buffer(n, tuple(self.context.get_tensor_shape(n))) for n in self.outputs]
+            if not self.context.execute_async_v3(self.stream.cuda_stream):
+                raise RuntimeError("TensorRT execute_async_v3 failed")
+            events[2].record()
+            host = [o.cpu() for o in outs]
+            events[3].record()
+        self.stream.synchronize()
+        self.h2d_ms.append(events[0].elapsed_time(events[1]))
+        self.compute_ms.append(events[1].elapsed_time(events[2]))
+        self.d2h_ms.append(events[2].elapsed_time(events[3]))
+        return [h.numpy() for h in host]
+
+    def runtime_metrics(self) -> dict[str, Any]:
+        """trtexec's split of the latency, medians in ms, and GPU memory in use."""
+        med = lambda v: float(np.median(v)) if v else None  # noqa: E731
+        return {
+            "h2d_ms": med(self.h2d_ms),
+            "gpu_compute_ms": med(self.compute_ms),
+            "d2h_ms": med(self.d2h_ms),
+            "gpu_memory_mb": self._torch.cuda.memory_allocated() / 2**20,
+        }
+
+
+@register
+class TensorRTCompiler(Compiler):
+    name = "tensorrt"
+    description = "NVIDIA TensorRT engine from ONNX (GPU)"
+    extra = "tensorrt"
+    devices = ("cuda",)
+    precisions = ("fp32", "fp16", "int8", "best")
+    input_formats = ("onnx",)
+    requires = ("tensorrt", "torch")
+    packages = ("tensorrt", "onnx", "tf2onnx")
+    conversion_options = {"trt_workspace_mb": 4096}
+    compiles_per_batch = True  # one optimization profile per measured batch size
+
+    @classmethod
+    def probe(cls) -> Availability:
+        base = super().probe()
+        if not base.available:
+            return Availability(False, f"{base.reason}; TensorRT needs an NVIDIA GPU and CUDA")
+        from edgebench.sysinfo import gpus
+
+        if not gpus():  # nvidia-smi: no CUDA import just to list compilers
+            return Availability(False, "no NVIDIA GPU found (nvidia-smi lists none)")
+        return base
+
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        import tensorrt as trt
+
+        logger = trt.Logger(trt.Logger.WARNING)
+        builder = trt.Builder(logger)
+        network = builder.create_network(0)  # explicit batch, the only mode in TensorRT 10
+        parser = trt.OnnxParser(network, logger)
+        if not parser.parse(Path(request.source).read_bytes()):
+            errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+            raise ConversionError(f"TensorRT ONNX parser: {'; '.join(errors)[:400]}")
+        config = builder.create_builder_config()
+        workspace = int(request.options.get("trt_workspace_mb", 4096)) * 2**20
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace)
+        precision = request.precision
+        if precision in ("fp16", "best"):
+            config.set_flag(trt.BuilderFlag.FP16)
+        if precision in ("int8", "best"):
+            # INT8 from the QDQ nodes of an ONNX Runtime-quantized model, or TensorRT's own
+            # calibration: this build takes QDQ models (explicit quantization).
+            config.set_flag(trt.BuilderFlag.INT8)
+        batch = request.batch_size or 1
+        profile = builder.create_optimization_profile()
+        for i in range(network.num_inputs):
+            tensor = network.get_input(i)
+            shape = (batch, *tuple(tensor.shape)[1:])
+            profile.set_shape(tensor.name, shape, shape, shape)
+        config.add_optimization_profile(profile)
+        # The timing cache lives beside the ONNX artifact in the cache: later builds reuse it.
+        cache_file = Path(request.source).parent / "tensorrt.timing_cache"
+        cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.exists() else b"")
+        config.set_timing_cache(cache, ignore_mismatch=False)
+        serialized = builder.build_serialized_network(network, config)
+        if serialized is None:
+            raise ConversionError(
+                "TensorRT engine build failed (see TensorRT's log: unsupported layer or "
+                f"workspace of {workspace // 2**20} MB too small; raise trt_workspace_mb)"
+            )
+        cache_file.write_bytes(bytes(config.get_timing_cache().serialize()))
+        out = request.out_dir / "model.engine"
+        out.write_bytes(bytes(serialized))
+        return CompileOutput(out.name, [], {"tensorrt": trt.__version__, "batch": batch})
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        return _EngineRuntime(artifact)

@@ -1,0 +1,105 @@
+"""`torch`: PyTorch eager, or torch.compile (inductor, with freezing for inference), on CPU or
+CUDA. fp32 everywhere; bf16 autocast on CPUs with native bf16 and on CUDA; fp16 autocast on CUDA.
+
+torch.compile compiles on the first call with real inputs, so `load` runs that call: the
+compile time lands in the cell's load time, and the timed runs see only compiled code.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebench.compilers import register
+from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
+from edgebench.models import ModelSpec
+
+MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
+
+def _cpu_has_bf16() -> bool:
+    from edgebench.sysinfo import cpu_info
+
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_info()["flags"]))
+
+
+class _ModuleRuntime(Runtime):
+    def __init__(
+        self, path: Path, batch: int, threads: int, precision: str, options: dict[str, Any]
+    ) -> None:
+        import torch
+
+        self._torch = torch
+        device = str(options.get("device", "cpu"))
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BackendUnavailable("CUDA is not available to this PyTorch build or host")
+        if device not in ("cpu", "cuda"):
+            raise UsageError(f"device '{device}': choose cpu or cuda")
+        if precision == "fp16" and device != "cuda":
+            raise UnsupportedPrecision("fp16 autocast is for CUDA; on CPU use bf16 or fp32")
+        if precision == "bf16" and device == "cpu" and not _cpu_has_bf16():
+            raise UnsupportedPrecision("this CPU has no native bf16 (avx512_bf16 or amx_bf16)")
+        mode = str(options.get("torch_compile", "default"))
+        if mode not in MODES:
+            raise UsageError(f"torch_compile '{mode}': choose one of {', '.join(MODES)}")
+        torch.set_num_threads(threads)
+        self.device = torch.device(device)
+        module: Any = torch.export.load(str(path)).module().to(self.device)
+        if mode != "none":
+            import torch._inductor.config as inductor
+
+            inductor.freezing = True  # fold weights into the graph: inference only
+            module = torch.compile(module, mode=None if mode == "default" else mode)
+        self._module = module
+        self._dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        torch = self._torch
+        with torch.inference_mode():
+            xs = [torch.from_numpy(x).to(self.device) for x in inputs]
+            if self._dtype is not None:
+                with torch.autocast(self.device.type, dtype=self._dtype):
+                    out = self._module(*xs)
+            else:
+                out = self._module(*xs)
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            # .cpu() waits for CUDA to finish, so the clock never measures only a launch.
+            return [o.float().cpu().numpy() for o in outs]
+
+
+@register
+class TorchCompiler(Compiler):
+    name = "torch"
+    description = "PyTorch eager or torch.compile (inductor, frozen), CPU or CUDA"
+    extra = "torch"
+    devices = ("cpu", "cuda")
+    precisions = ("fp32", "bf16", "fp16")
+    input_formats = ("torch",)
+    requires = ("torch",)
+    packages = ("torch",)
+    runtime_options = {"torch_compile": "default", "device": "cpu"}
+
+    def compile(self, request: CompileRequest) -> CompileOutput:
+        # The exported program is the artifact; torch.compile happens where it runs.
+        shutil.copyfile(request.source, request.out_dir / "model.pt2")
+        (request.out_dir / "precision").write_text(request.precision)
+        return CompileOutput("model.pt2", [], {"precision": request.precision})
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        precision = (artifact.parent / "precision").read_text().strip()
+        runtime = _ModuleRuntime(artifact, batch_size, threads, precision, options)
+        from edgebench.harness.inputs import make_inputs
+
+        runtime.predict(make_inputs(model, batch_size))  # compiles, inside load time
+        return runtime

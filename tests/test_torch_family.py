@@ -1,0 +1,100 @@
+"""The PyTorch family: the zoo's PyTorch twins, torch (eager and torch.compile), ExecuTorch, and
+the GPU compilers' reasons for being unavailable on a host without one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import cli_env, run_cli
+
+Cells = dict[tuple[str, str, int], dict[str, Any]]
+
+
+def _run(tmp_path: Path, cache: Path, *args: str) -> Cells:
+    r = run_cli(
+        "run", "--min-duration", "0.2", "--min-runs", "5", "--warmup", "1", "--json",
+        "--db", str(tmp_path / "r.db"), *args,
+        cwd=tmp_path, env=cli_env(cache), timeout=1200,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    return {(c["compiler"], c["precision"], c["batch_size"]): c for c in json.loads(r.stdout)}
+
+
+@pytest.mark.torch
+@pytest.mark.executorch
+@pytest.mark.tensorflow
+def test_torch_and_executorch_on_the_twin_with_random_weights(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    by = _run(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--weights", "random",
+        "--compiler", "torch,executorch", "--precision", "fp32,bf16,fp16", "--batch", "1,2",
+        "--option", "torch_compile=none",
+    )  # fmt: skip
+    for compiler in ("torch", "executorch"):
+        for batch in (1, 2):
+            rec = by[(compiler, "fp32", batch)]
+            assert rec["status"] == "ok", rec["error"]
+            assert rec["outputs"][0]["shape"] == [batch, 1000]
+            assert rec["latency_ms"]["p50"] > 0 and rec["model_size_mb"] > 1
+            # The twin's random weights are not the Keras model's: no comparison is made.
+            assert "built anew" in rec["fidelity"]["error"]
+    # ExecuTorch lowers for one input shape: one .pte per batch size; torch keeps one program.
+    et = [by[("executorch", "fp32", b)]["artifact_path"] for b in (1, 2)]
+    assert et[0] != et[1] and all(p.endswith(".pte") for p in et)
+    assert by[("torch", "fp32", 1)]["artifact_path"] == by[("torch", "fp32", 2)]["artifact_path"]
+    # Refusals found only when the runtime loads are `unsupported` cells with the reason.
+    fp16 = by[("torch", "fp16", 1)]
+    assert fp16["status"] == "unsupported" and "CUDA" in fp16["error"]
+    bf16 = by[("torch", "bf16", 1)]
+    assert bf16["status"] in ("ok", "unsupported")
+    if bf16["status"] == "unsupported":
+        assert "bf16" in bf16["error"]
+    assert by[("executorch", "fp16", 1)]["status"] == "unsupported"
+
+
+@pytest.mark.torch
+@pytest.mark.executorch
+@pytest.mark.tensorflow
+@pytest.mark.accuracy
+def test_the_twin_with_torchvision_weights_agrees_with_the_keras_build(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    """mobilenet_v2.tv_in1k: the same torchvision checkpoint in the Keras build (the reference)
+    and in the PyTorch twin, compiled by inductor and lowered to XNNPACK, on real photographs."""
+    by = _run(
+        tmp_path, shared_cache, "--model", "mobilenet_v2.tv_in1k",
+        "--compiler", "torch,executorch", "--batch", "1", "--dataset", "samples",
+    )  # fmt: skip
+    for compiler in ("torch", "executorch"):
+        rec = by[(compiler, "fp32", 1)]
+        assert rec["status"] == "ok", rec["error"]
+        assert rec["accuracy"]["top1"] == 1.0, rec["accuracy"]
+        fid = rec["fidelity"]
+        assert fid["top1_agreement"] == 1.0 and fid["snr_db"] > 40, fid
+    assert by[("torch", "fp32", 1)]["options"]["torch_compile"] == "default"
+
+
+def test_gpu_compilers_say_why_they_are_unavailable(tmp_path: Path) -> None:
+    from edgebench.compilers import get_compiler
+    from edgebench.sysinfo import gpus
+
+    if gpus():
+        pytest.skip("this host has an NVIDIA GPU")
+    trt = get_compiler("tensorrt").probe()
+    assert not trt.available and ("GPU" in trt.reason or "tensorrt" in trt.reason)
+    tftrt = get_compiler("tf-trt").probe()
+    assert not tftrt.available and "TensorRT" in tftrt.reason
+    r = run_cli(
+        "run", "--model", "mobilenet_v2_035_96", "--weights", "random", "--compiler",
+        "tensorrt,tf-trt", "--json", "--no-fidelity", "--db", str(tmp_path / "r.db"),
+        cwd=tmp_path, env=cli_env(tmp_path / "cache"),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    cells = json.loads(r.stdout)
+    assert {c["status"] for c in cells} == {"skipped"}
+    assert all(c["error"].startswith("unavailable: ") for c in cells)
