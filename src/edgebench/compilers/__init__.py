@@ -51,11 +51,15 @@ def register(cls: type[Compiler]) -> type[Compiler]:
 
 def _load_builtins() -> None:
     from edgebench.compilers import (  # noqa: F401
+        executorch_xnnpack,
         null,
         onnx_runtime,
         openvino_runtime,
         tensorflow_native,
+        tensorrt_engine,
+        tf_trt,
         tflite,
+        torch_runtime,
         tvm_relax,
     )
 

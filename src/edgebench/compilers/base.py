@@ -73,6 +73,9 @@ class CompileRequest:
     out_dir: Path
     calibration: Calibration
     batch_size: int | None = None  # set when the artifact must have a fixed batch
+    # A folder in the artifact cache for what a compiler learns across builds (TVM's tuning
+    # database); None where there is no cache.
+    state_dir: Path | None = None
 
 
 @dataclass
@@ -85,11 +88,34 @@ class CompileOutput:
 
 
 class Runtime(ABC):
-    """A loaded model that predicts. Nothing here measures time."""
+    """A loaded model that predicts. Nothing here measures time.
+
+    A runtime built to keep several requests in flight (OpenVINO under its THROUGHPUT hint)
+    sets `in_flight` to how many and implements `wait_idle`, `submit` and `wait_all`; the
+    harness then times its asynchronous runs (harness/timing.py `time_async_runs`).
+    """
+
+    in_flight: int = 0  # 0: one synchronous `predict` at a time
 
     @abstractmethod
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Runs one batch and returns the outputs as host arrays (so the work is finished)."""
+
+    def wait_idle(self) -> None:  # noqa: B027 - optional hook
+        """Blocks until a request is free to `submit` to."""
+
+    def submit(self, inputs: list[np.ndarray], done: Callable[[], None]) -> None:
+        """Starts one run on a free request; `done()` is called (from any thread) once its
+        outputs are ready."""
+        raise NotImplementedError(f"{type(self).__name__} runs one request at a time")
+
+    def wait_all(self) -> None:  # noqa: B027 - optional hook
+        """Blocks until every submitted run is done."""
+
+    def runtime_metrics(self) -> dict[str, Any]:
+        """Figures only the runtime can see (TensorRT's copy/compute split), read after the
+        timed window; none by default."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Frees what `load` took; the default has nothing to free."""
@@ -113,7 +139,9 @@ class Compiler(ABC):
     conversion_options: ClassVar[dict[str, Any]] = {}
     runtime_options: ClassVar[dict[str, Any]] = {}
     needs_static_batch: ClassVar[bool] = False  # for models marked fixed_batch
+    compiles_per_batch: ClassVar[bool] = False  # artifacts fixed to one batch size, any model
     runs_model: ClassVar[bool] = True  # False for the null compiler: no outputs to score
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)  # where it runs; a suite's "*" takes "cpu"
 
     @classmethod
     def probe(cls) -> Availability:
@@ -131,7 +159,6 @@ class Compiler(ABC):
         if precision not in self.precisions:
             return f"{self.name} has no {precision} mode (it offers {', '.join(self.precisions)})"
         return None
-    compiles_per_batch: ClassVar[bool] = False  # artifacts fixed to one batch size, any model
 
     def options(self, given: dict[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with the options given that this compiler knows."""

@@ -99,7 +99,7 @@ class OnnxRuntimeCompiler(Compiler):
     extra = "onnx"
     precisions = ("fp32", "fp16", "int8-dynamic", "int8")
     input_formats = ("onnx",)
-    requires = ("onnxruntime", "onnx", "tf2onnx")
+    requires = ("onnxruntime", "onnx")  # tf2onnx only for models that are not ONNX yet
     packages = ("onnxruntime", "onnx", "tf2onnx")
     conversion_options = {"ort_int8_activation": "u8"}
     runtime_options = {"ort_graph_opt": "all", "ort_provider": "cpu"}

@@ -4,14 +4,13 @@ With no setting OpenVINO runs bf16 on CPUs that have it, which would make an fp3
 every precision here sets INFERENCE_PRECISION_HINT explicitly (f32 for fp32 and for what int8
 leaves in float; bf16 and f16 only as their own precisions, on devices whose
 OPTIMIZATION_CAPABILITIES list them). INT8 is NNCF post-training quantization on the run's
-calibration data. Under the THROUGHPUT hint, throughput is measured as OpenVINO recommends, with
-a queue of asynchronous infer requests.
+calibration data. Under the THROUGHPUT hint the runtime keeps OpenVINO's optimal number of
+infer requests in flight (an AsyncInferQueue) and the harness times those asynchronous runs.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,81 +20,93 @@ import numpy as np
 from edgebench.compilers import register
 from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
-from edgebench.harness.timing import StopRule, TimedWindow
 from edgebench.models import ModelSpec
 
+# The inference precision each edgebench precision runs at. int8 runs its quantized layers in
+# int8 whatever the hint; f32 keeps the layers NNCF left in float out of bf16.
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
 _CAPABILITY = {"bf16": "BF16", "fp16": "FP16"}
+_PERF_HINTS = ("LATENCY", "THROUGHPUT")
+
+
+def _core_with(device: str) -> Any:
+    """An OpenVINO Core, after checking that `device` is present."""
+    import openvino as ov
+
+    core = ov.Core()
+    if device not in core.available_devices:
+        raise BackendUnavailable(
+            f"OpenVINO device {device} not found (this host has "
+            f"{', '.join(core.available_devices) or 'none'})"
+        )
+    return core
+
+
+def _check_precision(core: Any, device: str, precision: str) -> None:
+    needed = _CAPABILITY.get(precision)
+    capabilities = list(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
+    if needed and needed not in capabilities:
+        raise UnsupportedPrecision(
+            f"OpenVINO {device} has no {needed} support on this host "
+            f"(its capabilities: {', '.join(capabilities)})"
+        )
 
 
 class _CompiledRuntime(Runtime):
-    def __init__(self, path: Path, precision: str, threads: int, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> None:
         import openvino as ov
 
-        device = str(options.get("ov_device", "CPU"))
+        precision = json.loads((folder / "edgebench.json").read_text())["precision"]
+        device = str(options.get("ov_device", "CPU")).upper()
         hint = str(options.get("ov_hint", "LATENCY")).upper()
-        if hint not in ("LATENCY", "THROUGHPUT"):
-            raise UsageError(f"ov_hint '{hint}': choose LATENCY or THROUGHPUT")
-        core = ov.Core()
-        if device not in core.available_devices:
-            raise BackendUnavailable(
-                f"OpenVINO device {device} not found (have {', '.join(core.available_devices)})"
-            )
-        needed = _CAPABILITY.get(precision)
-        capabilities = core.get_property(device, "OPTIMIZATION_CAPABILITIES")
-        if needed and needed not in capabilities:
-            raise UnsupportedPrecision(
-                f"OpenVINO {device} has no {needed} support on this host "
-                f"(capabilities: {', '.join(capabilities)})"
-            )
-        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": _HINTS[precision]}
+        if hint not in _PERF_HINTS:
+            raise UsageError(f"ov_hint '{hint}': choose {' or '.join(_PERF_HINTS)}")
+        core = _core_with(device)
+        _check_precision(core, device, precision)
+        ir = core.read_model(str(folder / "model.xml"))
+        # Static shapes for the measured batch: dynamic dimensions (a free batch, or sizes given
+        # with --input-shape) would otherwise be resolved on every call.
+        shapes = {
+            i: [batch_size, *(d for d in spec.shape if d is not None)]
+            for i, spec in enumerate(model.inputs)
+            if spec.is_static
+        }
+        if shapes:
+            ir.reshape(shapes)
+        config: dict[str, Any] = {
+            "PERFORMANCE_HINT": hint,
+            "INFERENCE_PRECISION_HINT": _HINTS[precision],
+        }
         if device == "CPU":
-            config["INFERENCE_NUM_THREADS"] = str(threads)
-        self.compiled = core.compile_model(str(path), device, config)
-        self.hint = hint
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = core.compile_model(ir, device, config)
         self._request = self.compiled.create_infer_request()
         self._n_outputs = len(self.compiled.outputs)
+        self._queue: Any = None
+        if hint == "THROUGHPUT":
+            self._queue = ov.AsyncInferQueue(self.compiled)  # OPTIMAL_NUMBER_OF_INFER_REQUESTS
+            self._queue.set_callback(lambda _request, done: done())
+            self.in_flight = len(self._queue)
 
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        self._request.infer(dict(enumerate(inputs)))
+        self._request.infer(dict(enumerate(inputs)), share_inputs=True)
         return [self._request.get_output_tensor(i).data.copy() for i in range(self._n_outputs)]
 
-    def timed_async(
-        self, inputs: list[np.ndarray], rule: StopRule, on_window: Callable[[str], None]
-    ) -> TimedWindow | None:
-        """Under THROUGHPUT: keeps OpenVINO's optimal number of requests in flight until the
-        stop rule is met. Samples are per-request latencies; throughput is requests x batch
-        over the wall time of the window. None under LATENCY (the harness's own loop runs)."""
-        if self.hint != "THROUGHPUT":
-            return None
-        import openvino as ov
+    def wait_idle(self) -> None:
+        self._queue.get_idle_request_id()
 
-        queue = ov.AsyncInferQueue(self.compiled)  # sized by OPTIMAL_NUMBER_OF_INFER_REQUESTS
-        feed = dict(enumerate(inputs))
-        clock = time.perf_counter_ns
-        t = clock()
-        self.predict(inputs)
-        window = TimedWindow(first_inference_ms=(clock() - t) / 1e6)
-        for _ in range(max(rule.warmup_runs, len(queue))):
-            queue.start_async(feed)
-        queue.wait_all()
-        samples = window.samples_ms
-        on_window("start")
-        queue.set_callback(lambda _request, started: samples.append((clock() - started) / 1e6))
-        start = clock()
-        submitted = 0
-        while True:
-            queue.start_async(feed, clock())  # blocks while every request is busy
-            submitted += 1
-            elapsed = clock() - start
-            if submitted >= rule.max_runs or (
-                submitted >= rule.min_runs and elapsed >= rule.min_duration_s * 1e9
-            ):
-                break
-        queue.wait_all()
-        window.window_s = (clock() - start) / 1e9
-        on_window("stop")
-        return window
+    def submit(self, inputs: list[np.ndarray], done: Callable[[], None]) -> None:
+        self._queue.start_async(dict(enumerate(inputs)), done, share_inputs=True)
+
+    def wait_all(self) -> None:
+        self._queue.wait_all()
 
 
 @register
@@ -113,6 +124,9 @@ class OpenVINOCompiler(Compiler):
     def compile(self, request: CompileRequest) -> CompileOutput:
         import openvino as ov
 
+        device = str(request.options.get("ov_device", "CPU")).upper()
+        # Refuse early a precision the device cannot run, before any quantization work.
+        _check_precision(_core_with(device), device, request.precision)
         model = ov.convert_model(str(request.source))
         info: dict[str, Any] = {"inference_precision_hint": _HINTS[request.precision]}
         warnings: list[str] = []
@@ -122,6 +136,7 @@ class OpenVINOCompiler(Compiler):
             samples = list(request.calibration.batched(request.batch_size or 1))
             dataset = nncf.Dataset(samples, lambda batch: dict(enumerate(batch)))
             model = nncf.quantize(model, dataset, subset_size=len(samples))
+            info["int8"] = {"tool": "nncf.quantize", "preset": "performance"}
             info["calibration"] = {
                 "source": request.calibration.source,
                 "size": request.calibration.size,
@@ -132,7 +147,7 @@ class OpenVINOCompiler(Compiler):
                 )
         folder = request.out_dir / "ir"
         folder.mkdir()
-        # fp32 keeps fp32 weights (OpenVINO would store fp16 by default); the others may halve them.
+        # fp32 and int8 keep fp32 weights (OpenVINO stores fp16 by default); bf16/fp16 halve them.
         compress = request.precision in ("fp16", "bf16")
         ov.save_model(model, str(folder / "model.xml"), compress_to_fp16=compress)
         # The precision travels with the artifact: loading must set the same hint.
@@ -147,5 +162,4 @@ class OpenVINOCompiler(Compiler):
         threads: int,
         options: dict[str, Any],
     ) -> Runtime:
-        precision = json.loads((artifact / "edgebench.json").read_text())["precision"]
-        return _CompiledRuntime(artifact / "model.xml", precision, threads, options)
+        return _CompiledRuntime(artifact, model, batch_size, threads, options)

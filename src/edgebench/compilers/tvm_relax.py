@@ -2,14 +2,18 @@
 
 Builds are untuned by default, which leaves TVM's operators unscheduled and single-threaded:
 honest figures for "TVM without tuning", far from what tuned TVM reaches. `tvm_tune_trials=N`
-runs MetaSchedule tuning with a budget of N trials; its database lives beside the ONNX artifact
-in the cache, so later builds of the same model reuse what was learnt. Tuning needs xgboost, and
+runs MetaSchedule tuning with a budget of N trials. Its database lives in the artifact cache
+(`state/tvm/`, one per target), so a later build of the same operators starts from the best
+schedules found so far and applies the best of every run. Tuning needs xgboost, and
 apache-tvm-ffi 0.1.14 (0.1.15 crashes while tuning).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +21,26 @@ import numpy as np
 
 from edgebench.compilers import register
 from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
-from edgebench.errors import UsageError
+from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
 
 
-def llvm_target(threads: int | None = None) -> Any:
-    """The dict form of an llvm target: TVM 0.27 rejects string targets with -mcpu."""
-    import os
-
+def llvm_target() -> Any:
+    """An llvm target for this CPU and the cores this process may use. TVM 0.27 rejects string
+    targets with -mcpu: the dict form is the one that works."""
     import tvm
 
     return tvm.target.Target(
         {
             "kind": "llvm",
             "mcpu": tvm.target.codegen.llvm_get_system_cpu(),
-            "num-cores": threads or len(os.sched_getaffinity(0)),
+            "num-cores": len(os.sched_getaffinity(0)),
         }
     )
 
 
 class _VMRuntime(Runtime):
     def __init__(self, folder: Path, threads: int) -> None:
-        import os
-
         os.environ["TVM_NUM_THREADS"] = str(threads)  # read when TVM's thread pool starts
         import tvm
         from tvm import relax
@@ -70,7 +71,7 @@ class TVMCompiler(Compiler):
     packages = ("apache-tvm", "apache-tvm-ffi", "onnx")
     conversion_options = {"tvm_tune_trials": 0}
     needs_static_batch = True
-    compiles_per_batch = True
+    compiles_per_batch = True  # Relax builds for static shapes: one artifact per batch size
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         import onnx
@@ -78,23 +79,32 @@ class TVMCompiler(Compiler):
         from tvm import relax
         from tvm.relax.frontend.onnx import from_onnx
 
-        trials = int(request.options.get("tvm_tune_trials", 0))
+        try:
+            trials = int(request.options.get("tvm_tune_trials", 0))
+        except (TypeError, ValueError):
+            trials = -1
         if trials < 0:
-            raise UsageError("tvm_tune_trials must be 0 (untuned) or more")
+            raise UsageError("tvm_tune_trials must be a whole number: 0 (untuned) or more")
+        if trials and importlib.util.find_spec("xgboost") is None:
+            raise BackendUnavailable("TVM tuning needs xgboost (pip install 'edgebench[tvm]')")
         batch = request.batch_size or 1
         model = onnx.load(str(request.source))
         weights = {init.name for init in model.graph.initializer}
         inputs = [i for i in model.graph.input if i.name not in weights]
-        # TVM compiles for static shapes: the batch and every per-sample size are fixed here.
-        shapes = {
-            i.name: [batch, *(int(d) for d in spec.shape)]
-            for i, spec in zip(inputs, request.model.inputs, strict=True)
-        }
+        # Every per-sample size comes from the model spec (with --input-shape for dynamic ones).
+        shapes: dict[str, list[int]] = {}
+        for i, spec in zip(inputs, request.model.inputs, strict=True):
+            if not spec.is_static:
+                raise UsageError(f"TVM needs a static shape for input '{spec.name}'")
+            shapes[i.name] = [batch, *(d for d in spec.shape if d is not None)]
         mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
         target = llvm_target()
         info: dict[str, Any] = {"target": str(target), "tune_trials": trials, "batch": batch}
         if trials > 0:
-            work_dir = Path(request.source).parent / "tvm_tuning"
+            state = request.state_dir or request.out_dir
+            work_dir = state / re.sub(r"[^\w.-]+", "_", f"tuning-{target.attrs['mcpu']}-"
+                                      f"{target.attrs['num-cores']}cores")  # fmt: skip
+            work_dir.mkdir(parents=True, exist_ok=True)
             mod = relax.pipeline.static_shape_tuning_pipeline(
                 total_trials=trials, target=target, work_dir=str(work_dir)
             )(mod)

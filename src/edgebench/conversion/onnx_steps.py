@@ -52,3 +52,17 @@ def savedmodel_to_onnx(
     out = out_dir / "model.onnx"
     tf2onnx.convert.from_function(fn, input_signature=signature, opset=OPSET, output_path=str(out))
     return out.name
+
+
+def tflite_to_onnx(
+    source: Path | None, out_dir: Path, model: ModelSpec, weights: ResolvedWeights, batch: Any
+) -> str:
+    """A user's `.tflite` file to ONNX through tf2onnx's `from_tflite`, for the compilers that
+    take only ONNX. The batch stays as the file has it (a free batch where its signature has
+    one)."""
+    import tf2onnx
+
+    assert source is not None
+    out = out_dir / "model.onnx"
+    tf2onnx.convert.from_tflite(str(source), opset=OPSET, output_path=str(out))
+    return out.name

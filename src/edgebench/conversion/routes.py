@@ -9,7 +9,9 @@ heavy: the main process uses it to tell whether an artifact is already cached.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,13 @@ class Converter:
     function: str
     packages: tuple[str, ...] = ()
     batch_dependent: bool = False
+    model_attr: str | None = None  # taken only by models that set this ModelSpec field
+    # True where the step builds the network anew (a PyTorch twin of a Keras model): random
+    # weights then differ from the reference's, and outputs cannot be compared with it.
+    rebuilds_network: bool = False
+
+    def applies_to(self, model: ModelSpec | None) -> bool:
+        return self.model_attr is None or bool(model and getattr(model, self.model_attr, None))
 
     def run(
         self,
@@ -55,6 +64,15 @@ class Converter:
 
 
 CONVERTERS: list[Converter] = [
+    Converter(
+        "materialize_torch",
+        "zoo",
+        "torch",
+        "edgebench.conversion.torch_steps:materialize_torch_twin",
+        ("torch",),
+        model_attr="torch_builder",
+        rebuilds_network=True,
+    ),
     Converter(
         "materialize",
         "zoo",
@@ -86,10 +104,19 @@ CONVERTERS: list[Converter] = [
         ("tensorflow", "tensorflow-cpu", "tf2onnx", "onnx"),
         batch_dependent=True,
     ),
+    Converter(
+        "tflite_to_onnx",
+        "tflite",
+        "onnx",
+        "edgebench.conversion.onnx_steps:tflite_to_onnx",
+        ("tensorflow", "tensorflow-cpu", "tf2onnx", "onnx"),
+    ),
 ]
 
 
-def find_path(src: str, targets: tuple[str, ...]) -> list[Converter] | None:
+def find_path(
+    src: str, targets: tuple[str, ...], model: ModelSpec | None = None
+) -> list[Converter] | None:
     """The shortest chain of converters from `src` to any of `targets` (in preference order)."""
     best: list[Converter] | None = None
     for target in targets:
@@ -102,7 +129,7 @@ def find_path(src: str, targets: tuple[str, ...]) -> list[Converter] | None:
                     best = path
                 break
             for conv in CONVERTERS:
-                if conv.src == fmt and conv.dst not in seen:
+                if conv.src == fmt and conv.dst not in seen and conv.applies_to(model):
                     seen.add(conv.dst)
                     queue.append((conv.dst, [*path, conv]))
     return best
@@ -138,6 +165,11 @@ class Plan:
     @property
     def needs_artifact(self) -> bool:
         return bool(self.steps)
+
+    @property
+    def rebuilds_network(self) -> bool:
+        """Whether a step builds the network anew rather than converting the reference's."""
+        return any(s.converter is not None and s.converter.rebuilds_network for s in self.steps)
 
     def cached(self, cache: ArtifactCache) -> CacheEntry | None:
         if not self.steps:
@@ -184,6 +216,17 @@ class Plan:
         return self.steps[-2].output_format
 
 
+def _code_digest(target: str | None) -> str | None:
+    """A digest of the module a `module:function` builder lives in, so an artifact built by
+    older code is never taken for one built by the code that runs now."""
+    if not target:
+        return None
+    spec = importlib.util.find_spec(target.partition(":")[0])
+    if spec is None or spec.origin is None or not Path(spec.origin).is_file():
+        return None
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
+
+
 def source_key(model: ModelSpec, weights: ResolvedWeights) -> str:
     if model.path is not None:
         p = Path(model.path)
@@ -196,6 +239,8 @@ def source_key(model: ModelSpec, weights: ResolvedWeights) -> str:
             "kwargs": model.builder_kwargs,
             "weights": weights.name,
             "weights_path": weights.path,
+            "code": _code_digest(model.builder),
+            "torch_code": _code_digest(model.torch_builder),
         }
     )
 
@@ -222,7 +267,7 @@ def plan(
     result.compile_batch = batch_size if compiler.compiles_per_batch else batch
     if "*" in compiler.input_formats:
         return result
-    path = find_path(src_fmt, compiler.input_formats)
+    path = find_path(src_fmt, compiler.input_formats, model)
     if path is None:
         raise NoRoute(
             f"no conversion route from {src_fmt} to {compiler.name} "

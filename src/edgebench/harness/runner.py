@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,35 @@ from edgebench.compilers import PRECISIONS, Compiler, get_compiler, list_compile
 from edgebench.conversion.routes import NoRoute, Plan, plan
 from edgebench.datasets import parse_dataset
 from edgebench.errors import EdgebenchError, ModelLoadError, UnknownName, UsageError
+from edgebench.harness.loadgen_driver import check_scenario
 from edgebench.harness.noise import NOISY_PCT
 from edgebench.harness.timing import StopRule
 from edgebench.models import InputSpec, ModelSpec, parse_input_shapes, resolve_model
 from edgebench.models.weights import ResolvedWeights, resolve_weights
-from edgebench.results import CellResult
+from edgebench.results import TELEMETRY_FIELDS, CellResult, Status, drift
 from edgebench.sysinfo import package_versions, system_info
 
 
 class CellFailure(Exception):
-    """A worker process failed; the message is the one-line reason recorded with the cell."""
+    """A worker process failed; the message is the one-line reason recorded with the cell.
+
+    `kind` is the worker's exception type: a compiler that finds, only once it runs, that it
+    cannot build a precision (UnsupportedPrecision) or lacks its device (BackendUnavailable)
+    makes an `unsupported` or `skipped` cell rather than a failed one.
+    """
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def status(self) -> Status:
+        statuses: dict[str, Status] = {
+            "UnsupportedPrecision": "unsupported",
+            "NoRoute": "unsupported",
+            "BackendUnavailable": "skipped",
+        }
+        return statuses.get(self.kind, "failed")
 
 
 @dataclass
@@ -65,6 +85,13 @@ class RunConfig:
     limit: int | None = None  # samples of the dataset to use
     calib_dataset: str | None = None  # real INT8 calibration data instead of random inputs
     fidelity: bool = True  # compare every cell with the model's FP32 framework reference
+    scenario: str | None = None  # an MLPerf LoadGen scenario instead of the harness's loop
+    loadgen: dict[str, Any] = field(default_factory=dict)  # target_qps, target_latency_ms
+    power_cmd: str | None = None  # an external meter: a command that prints watts
+    power_hz: float = 10.0  # telemetry samples per second
+    idle_s: float = 0.5  # idle baseline sampled before each cell (0: none)
+    cooldown_s: float = 0.0  # pause between cells, to let clocks and temperatures settle
+    sustain_s: float | None = None  # one long window per cell, reporting drift over it
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -132,7 +159,7 @@ def run_worker(mode: str, job: dict[str, Any], timeout_s: float, workdir: Path) 
     if result_file.is_file():
         result: dict[str, Any] = json.loads(result_file.read_text())
         if "error" in result:
-            raise CellFailure(result["error"])
+            raise CellFailure(result["error"], result.get("kind", ""))
         if rc == 0:
             return result
     if rc < 0:
@@ -153,6 +180,7 @@ def _check_names(config: RunConfig) -> None:
         raise UsageError("batch sizes must be whole numbers of at least 1")
     if config.threads < 1:
         raise UsageError("--threads must be at least 1")
+    check_scenario(config.scenario)
 
 
 def _apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
@@ -177,14 +205,16 @@ class Runner:
         run_id: str,
         on_cell: Callable[[CellResult], None] = lambda c: None,
         on_progress: Callable[[str], None] = lambda s: None,
+        completed: Collection[tuple[Any, ...]] = (),
     ) -> None:
         self.config = config
         self.run_id = run_id
         self.on_cell = on_cell
         self.on_progress = on_progress
+        self.completed = set(completed)  # resume_key()s of cells this run already holds
         self.cache = ArtifactCache(config.cache_dir)
         self._workdir = Path(tempfile.mkdtemp(prefix="edgebench-"))
-        self._failed_plans: dict[str, str] = {}
+        self._failed_plans: dict[str, tuple[str, str]] = {}
 
     def __enter__(self) -> Runner:
         return self
@@ -317,19 +347,25 @@ class Runner:
 
     # --- the grid -----------------------------------------------------------------------
     def cells_total(self, models: list[PreparedModel]) -> int:
+        return sum(1 for _ in self._todo(models))
+
+    def _todo(self, models: list[PreparedModel]) -> Iterator[tuple[PreparedModel, str, str, int]]:
+        """The grid's cells in order, less those the run already completed (a resumed run)."""
         c = self.config
-        return len(models) * len(c.compilers) * len(c.precisions) * len(c.batch_sizes)
+        for pm in models:
+            for cname in c.compilers:
+                for precision in c.precisions:
+                    for batch in c.batch_sizes:
+                        key = (pm.spec.name, pm.weights.name, cname, precision, batch, c.threads)
+                        if (*key, c.scenario) not in self.completed:
+                            yield pm, cname, precision, batch
 
     def run(self, models: list[PreparedModel]) -> list[CellResult]:
         results = []
-        for pm in models:
-            for cname in self.config.compilers:
-                compiler = get_compiler(cname)
-                for precision in self.config.precisions:
-                    for batch in self.config.batch_sizes:
-                        cell = self._cell(pm, compiler, precision, batch)
-                        self.on_cell(cell)
-                        results.append(cell)
+        for pm, cname, precision, batch in list(self._todo(models)):
+            cell = self._cell(pm, get_compiler(cname), precision, batch)
+            self.on_cell(cell)
+            results.append(cell)
         return results
 
     def _blank(
@@ -347,6 +383,7 @@ class Runner:
             system=system_info(),
             versions=package_versions(("numpy", *compiler.packages)),
             options=compiler.options(self.config.options),
+            loadgen={"scenario": self.config.scenario} if self.config.scenario else None,
         )
 
     def _cell(
@@ -375,6 +412,9 @@ class Runner:
         try:
             self.on_progress(f"converting {label}")
             converted = self._convert(the_plan, pm, compiler, precision, batch, cell)
+            if self.config.cooldown_s > 0:
+                self.on_progress(f"cooling down {self.config.cooldown_s:g} s")
+                time.sleep(self.config.cooldown_s)
             self.on_progress(f"measuring {label}")
             outputs_path = self._workdir / f"outputs-{id(cell)}.npz"
             measured = run_worker(
@@ -388,16 +428,25 @@ class Runner:
                     "options": cell.options,
                     "stop_rule": asdict(self.config.stop_rule),
                     "seed": self.config.seed,
+                    "scenario": self.config.scenario,
+                    "loadgen": self.config.loadgen,
                     "eval_path": str(pm.eval_set.path)
                     if pm.eval_set and compiler.runs_model
                     else None,
                     "outputs_path": str(outputs_path),
+                    "telemetry": {
+                        "hz": self.config.power_hz,
+                        "power_cmd": self.config.power_cmd,
+                        "idle_s": self.config.idle_s,
+                    },
                 },
                 self.config.cell_timeout_s,
                 self._workdir,
             )
         except CellFailure as exc:
-            cell.status, cell.error = "failed", str(exc)
+            cell.status, cell.error = exc.status, str(exc)
+            if exc.kind == "BackendUnavailable":
+                cell.error = f"unavailable: {exc}"
             return cell
         cell.with_samples(measured["samples_ms"], batch, measured["window_s"])
         cell.status = "ok"
@@ -406,8 +455,22 @@ class Runner:
         cell.peak_rss_mb = measured["peak_rss_mb"]
         cell.noise_cpu_pct = measured["noise_cpu_pct"]
         cell.outputs = measured["outputs"]
+        for name in TELEMETRY_FIELDS:
+            setattr(cell, name, measured.get(name))
+        cell.runtime_metrics = measured.get("runtime_metrics")
+        if cell.power_w is None and cell.power_source:
+            cell.warnings.append(f"no power figures: {cell.power_source}")
+        if cell.throttled:
+            cell.warnings.append("throttled: the CPU ran below its top clock or hit a limit")
+        if self.config.sustain_s:
+            cell.drift = drift(
+                cell.latency_samples_ms, (cell.telemetry or {}).get("power_series_w")
+            )
+        if measured.get("loadgen"):  # LoadGen's samples/s is the scenario's throughput
+            cell.loadgen = measured["loadgen"]
+            cell.throughput_ips = cell.loadgen.get("samples_per_s") or cell.throughput_ips
         if pm.eval_set is not None and compiler.runs_model:
-            self._score(pm, cell, load_outputs(outputs_path))
+            self._score(pm, cell, load_outputs(outputs_path), the_plan.rebuilds_network)
             outputs_path.unlink(missing_ok=True)
         if cell.noise_cpu_pct is not None and cell.noise_cpu_pct > NOISY_PCT:
             cell.warnings.append(
@@ -415,12 +478,18 @@ class Runner:
             )
         return cell
 
-    def _score(self, pm: PreparedModel, cell: CellResult, outputs: list[Any]) -> None:
+    def _score(
+        self, pm: PreparedModel, cell: CellResult, outputs: list[Any], rebuilt: bool = False
+    ) -> None:
         assert pm.eval_set is not None
         random_weights = pm.weights.is_random and pm.spec.path is None
         cell.accuracy = score(pm.eval_set, pm.spec, outputs, random_weights)
         if pm.eval_set.dataset.labelled and random_weights:
             cell.warnings.append("no accuracy: random weights")
+        if rebuilt and pm.weights.is_random:
+            reason = "random weights of a network built anew differ from the reference's"
+            cell.fidelity = {"reference": pm.reference_name, "error": reason}
+            return
         if pm.reference_outputs is None:
             if pm.reference_error:
                 cell.fidelity = {"reference": pm.reference_name, "error": pm.reference_error}
@@ -448,7 +517,7 @@ class Runner:
             cell.convert_s, cell.model_size_mb, cell.cache_hit = 0.0, 0.0, True
             return {}
         if the_plan.final.key in self._failed_plans:
-            raise CellFailure(self._failed_plans[the_plan.final.key])
+            raise CellFailure(*self._failed_plans[the_plan.final.key])
         if the_plan.cached(self.cache) is not None:
             converted = the_plan.describe(self.cache)
             cell.cache_hit = True
@@ -471,9 +540,9 @@ class Runner:
                     self._workdir,
                 )
             except CellFailure as exc:
-                reason = f"conversion failed: {exc}"
-                self._failed_plans[the_plan.final.key] = reason
-                raise CellFailure(reason) from None
+                reason = str(exc) if exc.status != "failed" else f"conversion failed: {exc}"
+                self._failed_plans[the_plan.final.key] = (reason, exc.kind)
+                raise CellFailure(reason, exc.kind) from None
             cell.cache_hit = not any(not s["cached"] for s in converted["steps"])
         cell.artifact_path = converted["artifact_path"]
         cell.model_size_mb = round(converted["size_bytes"] / 2**20, 3)
@@ -484,8 +553,20 @@ class Runner:
         return converted
 
 
+def resume_key(cell: CellResult) -> tuple[Any, ...]:
+    """What identifies a cell when a run is resumed: its key() and its LoadGen scenario."""
+    return (*cell.key(), (cell.loadgen or {}).get("scenario"))
+
+
 def available_compilers() -> list[str]:
     return [c.name for c in list_compilers() if c.name != "null" and c.probe().available]
 
 
-__all__ = ["CellFailure", "EdgebenchError", "RunConfig", "Runner", "available_compilers"]
+__all__ = [
+    "CellFailure",
+    "EdgebenchError",
+    "RunConfig",
+    "Runner",
+    "available_compilers",
+    "resume_key",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -68,6 +68,65 @@ def time_runs(
         n = len(samples)
         if (n >= rule.min_runs and t1 - start >= min_ns) or n >= rule.max_runs:
             break
+    result.window_s = (clock() - start) / 1e9
+    if on_window:
+        on_window("stop")
+    return result
+
+
+class AsyncRuntime(Protocol):
+    """What `time_async_runs` needs of a runtime (compilers.base.Runtime has these hooks)."""
+
+    in_flight: int
+
+    def predict(self, inputs: list[np.ndarray]) -> Any: ...
+
+    def wait_idle(self) -> None: ...
+
+    def submit(self, inputs: list[np.ndarray], done: Callable[[], None]) -> None: ...
+
+    def wait_all(self) -> None: ...
+
+
+def time_async_runs(
+    runtime: AsyncRuntime,
+    inputs: list[np.ndarray],
+    rule: StopRule,
+    on_window: Callable[[str], None] | None = None,
+) -> TimedWindow:
+    """Measures a runtime that keeps `runtime.in_flight` requests busy at once.
+
+    Each sample is one request's latency, from its start on a free request to its outputs being
+    ready, read by this clock in the completion callback. The stop rule counts submitted runs;
+    the window closes once all of them are done, so throughput (runs x batch / window) counts
+    only finished work.
+    """
+    clock = time.perf_counter_ns
+    t = clock()
+    runtime.predict(inputs)
+    result = TimedWindow(first_inference_ms=(clock() - t) / 1e6)
+    for _ in range(max(rule.warmup_runs, runtime.in_flight)):  # every request runs once
+        runtime.wait_idle()
+        runtime.submit(inputs, lambda: None)
+    runtime.wait_all()
+    samples = result.samples_ms
+
+    def finished(t0: int) -> Callable[[], None]:
+        return lambda: samples.append((clock() - t0) / 1e6)  # list.append holds the GIL
+
+    if on_window:
+        on_window("start")
+    min_ns = rule.min_duration_s * 1e9
+    submitted = 0
+    start = clock()
+    while True:
+        runtime.wait_idle()
+        t0 = clock()
+        runtime.submit(inputs, finished(t0))
+        submitted += 1
+        if submitted >= rule.max_runs or (submitted >= rule.min_runs and t0 - start >= min_ns):
+            break
+    runtime.wait_all()
     result.window_s = (clock() - start) / 1e9
     if on_window:
         on_window("stop")

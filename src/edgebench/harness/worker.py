@@ -28,7 +28,7 @@ from edgebench.conversion.routes import Plan, PlannedStep
 from edgebench.errors import EdgebenchError
 from edgebench.harness import noise
 from edgebench.harness.inputs import make_inputs, random_calibration
-from edgebench.harness.timing import StopRule, time_runs
+from edgebench.harness.timing import StopRule, TimedWindow, time_async_runs, time_runs
 from edgebench.models import ModelSpec
 from edgebench.models.weights import ResolvedWeights
 
@@ -72,7 +72,8 @@ def convert(job: dict[str, Any]) -> dict[str, Any]:
                         options=job["options"],
                         out_dir=scratch,
                         calibration=_calibration(model, calib, job.get("seed", 0) + 1),
-                        batch_size=the_plan.batch,
+                        batch_size=the_plan.compile_batch,
+                        state_dir=cache.root / "state" / compiler.name,
                     )
                     output = compiler.compile(request)
                     name = output.artifact
@@ -140,11 +141,32 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     load_s = time.perf_counter() - t
     inputs = make_inputs(model, batch, seed=job.get("seed", 0))
     snaps: dict[str, noise.CpuSnapshot | None] = {}
+    telemetry = None
+    if job.get("telemetry") is not None:  # power, frequency and temperature around the window
+        from edgebench.telemetry import Telemetry
+
+        telemetry = Telemetry(**job["telemetry"])
+        telemetry.idle()
 
     def on_window(event: str) -> None:
         snaps[event] = noise.snapshot()
+        if telemetry is not None:
+            telemetry.on_window(event)
 
-    window = time_runs(runtime.predict, inputs, StopRule(**job["stop_rule"]), on_window)
+    loadgen = None
+    window: TimedWindow
+    if job.get("scenario"):  # an MLPerf LoadGen scenario drives the runtime instead
+        from edgebench.harness.loadgen_driver import run_loadgen
+
+        window, loadgen = run_loadgen(runtime.predict, model, job, on_window)
+    else:
+        rule = StopRule(**job["stop_rule"])
+        # A runtime that keeps several requests in flight (OpenVINO under the THROUGHPUT hint)
+        # is timed by its asynchronous runs; the others one predict at a time.
+        if runtime.in_flight > 0:
+            window = time_async_runs(runtime, inputs, rule, on_window)
+        else:
+            window = time_runs(runtime.predict, inputs, rule, on_window)
     outputs = runtime.predict(inputs)
     if job.get("eval_path"):  # after the timed window: accuracy and fidelity outputs
         predict_eval_set(runtime, job["eval_path"], batch, job["outputs_path"])
@@ -157,6 +179,9 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": _peak_rss_mb(),
         "noise_cpu_pct": noise.others_cpu_pct(snaps.get("start"), snaps.get("stop")),
         "outputs": [{"shape": list(o.shape), "dtype": str(o.dtype)} for o in outputs],
+        "loadgen": loadgen,
+        "runtime_metrics": runtime.runtime_metrics() or None,
+        **(telemetry.summary(batch * len(window.samples_ms), window.window_s) if telemetry else {}),
     }
 
 
@@ -166,15 +191,27 @@ def inspect(job: dict[str, Any]) -> dict[str, Any]:
     return {"inputs": inspect_inputs(Path(job["path"]), job["format"])}
 
 
+# Phrases that mark the line of a framework's error that says what went wrong, best first.
+_TELLING = (
+    "not supported",
+    "unsupported",
+    "no conversion rule",
+    "not a registered",
+    "not implemented",
+    "out of memory",
+    "error",
+)
+
+
 def _error_line(exc: BaseException) -> str:
+    """One line for a failure: frameworks bury the useful line among context and C++ source
+    locations, so pick the line that says what went wrong."""
     if isinstance(exc, EdgebenchError):
         return str(exc)
-    text = str(exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    # Framework errors often bury the useful line under a stack of context; keep the last one
-    # that reads like a message.
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
     useful = next(
-        (ln for ln in reversed(lines) if "error" in ln.lower()), lines[0] if lines else ""
+        (ln for phrase in _TELLING for ln in reversed(lines) if phrase in ln.lower()),
+        lines[0] if lines else "",
     )
     return f"{type(exc).__name__}: {useful[:400]}" if useful else type(exc).__name__
 
@@ -188,7 +225,7 @@ def main(argv: list[str]) -> int:
         code = 0
     except BaseException as exc:  # the parent needs one line for any failure
         traceback.print_exc()
-        result = {"error": _error_line(exc)}
+        result = {"error": _error_line(exc), "kind": type(exc).__name__}
         code = 1
     Path(result_file).write_text(json.dumps(result))
     return code

@@ -65,6 +65,10 @@ class ModelSpec:
     description: str = ""
     requires: tuple[str, ...] = ()
     num_classes: int | None = None  # outputs of a classifier; None when unknown
+    # The same architecture in plain PyTorch, for the PyTorch-family compilers: `module:function`
+    # writing a torch.export program; it takes PyTorch checkpoints or random weights.
+    torch_builder: str | None = None
+    torch_builder_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,7 +1,7 @@
 """SSD with a MobileNetV2 backbone at 300x300 (91 COCO classes, 1917 anchors), built in Keras.
 
 Box decoding and non-maximum suppression live inside the graph, as in the TF detection zoo's
-exported SSD: `tf.image.non_max_suppression_padded` on one image at a time converts to TFLite's
+exported SSD: NonMaxSuppressionV4 on one image at a time converts to TFLite's
 builtin NON_MAX_SUPPRESSION_V4, and `tf.map_fn` over the batch keeps batch sizes above one working.
 Imported only when the model is built: it needs TensorFlow.
 """
@@ -147,11 +147,14 @@ def _make_layer():
 
             def one_image(args):
                 b, s, c = args
-                idx, valid = tf.image.non_max_suppression_padded(
-                    b,
-                    s,
-                    self.max_detections,
+                # The raw op, not tf.image.non_max_suppression_padded: that wraps it in a
+                # `cond` which tf2onnx cannot convert; TFLite maps both to its builtin.
+                idx, valid = tf.raw_ops.NonMaxSuppressionV4(
+                    boxes=b,
+                    scores=s,
+                    max_output_size=self.max_detections,
                     iou_threshold=self.iou_threshold,
+                    score_threshold=float("-inf"),
                     pad_to_max_output_size=True,
                 )
                 keep = tf.cast(tf.range(self.max_detections) < valid, tf.float32)

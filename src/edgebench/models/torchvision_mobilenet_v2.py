@@ -17,7 +17,7 @@ import numpy as np
 from edgebench.models.torch_checkpoint import load_legacy_state_dict
 
 # (expansion t, output channels c, repeats n, first stride s), from the MobileNetV2 paper.
-_SETTINGS = (
+MOBILENET_V2_SETTINGS = (
     (1, 16, 1, 1),
     (6, 24, 2, 2),
     (6, 32, 3, 2),
@@ -44,7 +44,7 @@ def build(out: Path, weights: str | None = None, size: int = 224, num_classes: i
     x = layers.ReLU(6.0)(stem_bn(stem(x)))
     bindings: list[tuple[Any, str]] = [(stem, "features.0.0"), (stem_bn, "features.0.1")]
     channels, index = 32, 1
-    for t, c, n, s in _SETTINGS:
+    for t, c, n, s in MOBILENET_V2_SETTINGS:
         for i in range(n):
             stride = s if i == 0 else 1
             p = f"features.{index}.conv"

@@ -23,6 +23,7 @@ def _imagenet_classifier(
     license: str = _KERAS_LICENSE,
     preprocessing: str = "tf",
     value_range: tuple[float, float] = (-1.0, 1.0),
+    torch_kwargs: dict[str, Any] | None = None,
 ) -> None:
     register(
         ModelSpec(
@@ -38,10 +39,13 @@ def _imagenet_classifier(
             weights=("imagenet",),
             description=description,
             requires=("tensorflow",),
+            torch_builder=_TORCH_MOBILENET if torch_kwargs is not None else None,
+            torch_builder_kwargs=torch_kwargs or {},
         )
     )
 
 
+_TORCH_MOBILENET = "edgebench.models.torch_mobilenet_v2:build"
 _KERAS_APP = "edgebench.models.keras_applications:build"
 _imagenet_classifier(
     "mobilenet_v2",
@@ -49,6 +53,7 @@ _imagenet_classifier(
     _KERAS_APP,
     {"application": "MobileNetV2", "alpha": 1.0, "size": 224},
     "MobileNetV2 1.0 at 224x224 (Keras applications)",
+    torch_kwargs={"width": 1.0, "size": 224},
 )
 _imagenet_classifier(
     "mobilenet_v2_035_96",
@@ -56,6 +61,7 @@ _imagenet_classifier(
     _KERAS_APP,
     {"application": "MobileNetV2", "alpha": 0.35, "size": 96},
     "MobileNetV2 0.35 at 96x96: a tiny edge classifier for quick runs",
+    torch_kwargs={"width": 0.35, "size": 96},
 )
 _imagenet_classifier(
     "resnet50_v2",
@@ -74,6 +80,7 @@ _imagenet_classifier(
     preprocessing="torch",
     # Normalized with ImageNet mean/std, so pixel values span about -2.1 to 2.6.
     value_range=(-2.1, 2.6),
+    torch_kwargs={"width": 1.0, "size": 224},
 )
 _imagenet_classifier(
     "efficientnet_lite0.in1k",

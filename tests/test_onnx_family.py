@@ -1,0 +1,308 @@
+"""ONNX Runtime, OpenVINO and TVM: real conversions and runs on small models made here."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import cli_env, run_cli
+from edgebench.harness.timing import StopRule, time_async_runs
+
+Cells = dict[tuple[str, str, int], dict[str, Any]]
+
+# What every ok cell of these compilers must fill (power fields need a sensor: not here).
+MEASURED = (
+    "latency_ms", "throughput_ips", "n_runs", "duration_s", "model_size_mb", "convert_s",
+    "load_s", "first_inference_ms", "peak_rss_mb", "noise_cpu_pct", "artifact_path",
+    "convert_steps", "outputs", "versions", "fidelity",
+)  # fmt: skip
+
+
+def _run(tmp_path: Path, cache: Path, *args: str) -> Cells:
+    r = run_cli(
+        "run", "--weights", "random", "--min-duration", "0.2", "--min-runs", "5", "--warmup", "1",
+        "--calib-size", "8", "--json", "--db", str(tmp_path / "r.db"), *args,
+        cwd=tmp_path, env=cli_env(cache),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    return {(c["compiler"], c["precision"], c["batch_size"]): c for c in json.loads(r.stdout)}
+
+
+def _assert_measured(rec: dict[str, Any]) -> None:
+    assert rec["status"] == "ok", rec["error"]
+    missing = [k for k in MEASURED if rec[k] in (None, [], {})]
+    assert not missing, f"{rec['compiler']} {rec['precision']}: {missing} not filled"
+
+
+def _conv_bn_relu(path: Path, spatial: int | None = 16, op: str = "Relu") -> Path:
+    """A Conv+BatchNorm+ReLU model with a dynamic batch (and spatial size, when None)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.normal(size=8).astype(np.float32), "b"),
+        numpy_helper.from_array(rng.uniform(0.5, 1.5, 8).astype(np.float32), "scale"),
+        numpy_helper.from_array(rng.normal(size=8).astype(np.float32), "shift"),
+        numpy_helper.from_array(rng.normal(size=8).astype(np.float32), "mean"),
+        numpy_helper.from_array(rng.uniform(0.5, 1.5, 8).astype(np.float32), "var"),
+    ]
+    custom = op == "Mystery"
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "scale", "shift", "mean", "var"], ["n"]),
+        helper.make_node(op, ["n"], ["y"], **({"domain": "edgebench.test"} if custom else {})),
+    ]
+    dims: list[int | str] = ["N", 3, spatial or "H", spatial or "W"]
+    graph = helper.make_graph(
+        nodes,
+        "conv_bn_relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, *dims[2:]])],
+        inits,
+    )
+    opsets = [helper.make_opsetid("", 17)]
+    if custom:
+        opsets.append(helper.make_opsetid("edgebench.test", 1))
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    return path
+
+
+# --- the harness's asynchronous loop, without any framework ----------------------------------
+
+
+class _TwoLanes:
+    """A fake runtime with two requests in flight, each run 10 ms on its own thread."""
+
+    in_flight = 2
+
+    def __init__(self) -> None:
+        self._free = threading.Semaphore(2)
+        self._threads: list[threading.Thread] = []
+
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        time.sleep(0.01)
+        return inputs
+
+    def wait_idle(self) -> None:
+        self._free.acquire()
+        self._free.release()
+
+    def submit(self, inputs: list[np.ndarray], done: Callable[[], None]) -> None:
+        self._free.acquire()
+
+        def run() -> None:
+            time.sleep(0.01)
+            done()
+            self._free.release()
+
+        t = threading.Thread(target=run)
+        t.start()
+        self._threads.append(t)
+
+    def wait_all(self) -> None:
+        for t in self._threads:
+            t.join()
+
+
+def test_async_timing_counts_finished_requests_and_their_own_latency() -> None:
+    rule = StopRule(warmup_runs=2, min_runs=10, min_duration_s=0.3)
+    w = time_async_runs(_TwoLanes(), [], rule)
+    assert len(w.samples_ms) >= 10 and w.window_s >= 0.3
+    # Each sample is one request's 10 ms, not the time it waited for a free lane.
+    assert 9 < float(np.median(w.samples_ms)) < 18
+    # Two lanes of 10 ms runs: close to 200 runs/s, well above one lane's 100.
+    assert len(w.samples_ms) / w.window_s > 130
+
+
+# --- ONNX Runtime ----------------------------------------------------------------------------
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.tensorflow
+def test_onnxruntime_precisions_and_int8_kernels(tmp_path: Path, shared_cache: Path) -> None:
+    by = _run(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--compiler", "onnxruntime",
+        "--precision", "fp32,fp16,int8-dynamic,int8",
+    )  # fmt: skip
+    for rec in by.values():
+        _assert_measured(rec)
+        assert [s["step"] for s in rec["convert_steps"]][-2:-1] == ["keras_to_onnx"]
+    import onnx
+
+    def op_types(rec: dict[str, Any]) -> set[str]:
+        return {n.op_type for n in onnx.load(rec["artifact_path"]).graph.node}
+
+    int8 = by[("onnxruntime", "int8", 1)]
+    assert {"QuantizeLinear", "DequantizeLinear"} <= op_types(int8)
+    assert int8["artifact_info"]["int8"] == {
+        "format": "QDQ", "per_channel": True, "activations": "u8", "weights": "s8",
+    }  # fmt: skip
+    assert "ConvInteger" in op_types(by[("onnxruntime", "int8-dynamic", 1)])
+    fp16 = onnx.load(by[("onnxruntime", "fp16", 1)]["artifact_path"])
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in fp16.graph.initializer)
+    assert fp16.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # io fp32
+    fp32 = by[("onnxruntime", "fp32", 1)]
+    assert fp32["fidelity"]["snr_db"] > 60  # the same weights as the TensorFlow reference
+    assert by[("onnxruntime", "fp16", 1)]["model_size_mb"] < 0.6 * fp32["model_size_mb"]
+    # The quantized model runs as int8 kernels once ONNX Runtime has fused its QDQ pairs.
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(int8["artifact_path"], so, providers=["CPUExecutionProvider"])
+    fused = {n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node}
+    assert fused & {"QLinearConv", "ConvInteger"}, fused
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_ssd_mobilenet_v2_on_onnxruntime_per_batch(tmp_path: Path, shared_cache: Path) -> None:
+    # The study's detector: in-graph NMS, so its ONNX export is made per batch size.
+    by = _run(
+        tmp_path, shared_cache, "--model", "ssd_mobilenet_v2", "--compiler", "onnxruntime",
+        "--precision", "fp32", "--batch", "1,2", "--no-fidelity",
+    )  # fmt: skip
+    one, two = by[("onnxruntime", "fp32", 1)], by[("onnxruntime", "fp32", 2)]
+    for rec in (one, two):
+        assert rec["status"] == "ok", rec["error"]
+    shapes = sorted(tuple(o["shape"]) for o in two["outputs"])
+    assert shapes == [(2,), (2, 100), (2, 100), (2, 100, 4)]
+    assert one["artifact_path"] != two["artifact_path"]
+
+
+# --- OpenVINO --------------------------------------------------------------------------------
+
+
+@pytest.mark.openvino
+@pytest.mark.tensorflow
+def test_openvino_fp32_is_f32_and_int8_runs_int8(tmp_path: Path, shared_cache: Path) -> None:
+    by = _run(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--compiler", "openvino",
+        "--precision", "fp32,bf16,fp16,int8",
+    )  # fmt: skip
+    fp32, int8 = by[("openvino", "fp32", 1)], by[("openvino", "int8", 1)]
+    _assert_measured(fp32)
+    _assert_measured(int8)
+    assert fp32["artifact_info"]["inference_precision_hint"] == "f32"
+    import openvino as ov
+
+    core = ov.Core()
+    capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    for precision, capability in (("bf16", "BF16"), ("fp16", "FP16")):
+        rec = by[("openvino", precision, 1)]
+        if capability in capabilities:
+            assert rec["status"] == "ok", rec["error"]
+        else:
+            assert rec["status"] == "unsupported"
+            assert f"no {capability} support" in rec["error"]
+
+    def runtime_precisions(rec: dict[str, Any]) -> set[str]:
+        compiled = core.compile_model(
+            str(Path(rec["artifact_path"]) / "model.xml"),
+            "CPU",
+            {"INFERENCE_PRECISION_HINT": "f32"},
+        )
+        return {
+            op.get_rt_info()["runtimePrecision"].astype(str)
+            for op in compiled.get_runtime_model().get_ops()
+            if op.get_rt_info()["layerType"].astype(str) == "Convolution"
+        }
+
+    assert runtime_precisions(fp32) == {"f32"}
+    assert runtime_precisions(int8) & {"u8", "i8"}
+
+
+# --- every ONNX compiler on a user's own .onnx file, TVM's correctness included ---------------
+
+
+@pytest.mark.tvm
+@pytest.mark.tensorflow
+def test_tvm_untuned_matches_the_reference(tmp_path: Path, shared_cache: Path) -> None:
+    by = _run(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--compiler", "tvm",
+        "--batch", "1,2", "--dataset", "synthetic:4",
+    )  # fmt: skip
+    for batch in (1, 2):
+        rec = by[("tvm", "fp32", batch)]
+        assert rec["status"] == "ok", rec["error"]
+        assert rec["fidelity"]["max_abs_diff"] < 1e-4 and rec["fidelity"]["snr_db"] > 60
+    # TVM's static shapes: one artifact per batch size.
+    assert by[("tvm", "fp32", 1)]["artifact_path"] != by[("tvm", "fp32", 2)]["artifact_path"]
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+@pytest.mark.tvm
+def test_a_users_onnx_file_on_every_onnx_compiler(tmp_path: Path, shared_cache: Path) -> None:
+    model = _conv_bn_relu(tmp_path / "cbr.onnx")
+    by = _run(
+        tmp_path, shared_cache, "--model", str(model), "--compiler", "onnxruntime,openvino,tvm",
+        "--batch", "1,3",
+    )  # fmt: skip
+    for key, rec in by.items():
+        _assert_measured(rec)
+        assert rec["convert_steps"] == [
+            {
+                "step": f"{key[0]}:fp32",
+                "seconds": rec["convert_steps"][0]["seconds"],
+                "cached": rec["convert_steps"][0]["cached"],
+            },
+        ]  # fmt: skip  (the file goes straight to each compiler)
+        assert rec["outputs"][0]["shape"] == [key[2], 8, 16, 16]
+        # Untuned TVM (and OpenVINO) compute what ONNX Runtime computes.
+        assert rec["fidelity"]["reference"] == "onnxruntime fp32"
+        assert rec["fidelity"]["max_abs_diff"] < 1e-3
+    # TVM's static shapes: one artifact per batch size; the others share one.
+    assert by[("tvm", "fp32", 1)]["artifact_path"] != by[("tvm", "fp32", 3)]["artifact_path"]
+    ov1, ov3 = by[("openvino", "fp32", 1)], by[("openvino", "fp32", 3)]
+    assert ov1["artifact_path"] == ov3["artifact_path"]
+
+    # Under the THROUGHPUT hint, OpenVINO's asynchronous requests are what is timed.
+    tput = _run(
+        tmp_path, shared_cache, "--model", str(model), "--compiler", "openvino",
+        "--option", "ov_hint=THROUGHPUT", "--no-fidelity",
+    )[("openvino", "fp32", 1)]  # fmt: skip
+    assert tput["status"] == "ok" and tput["options"]["ov_hint"] == "THROUGHPUT"
+    assert tput["n_runs"] >= 5 and tput["throughput_ips"] > 0
+
+    dynamic = _conv_bn_relu(tmp_path / "dyn.onnx", spatial=None)
+    r = run_cli("run", "--model", str(dynamic), "--compiler", "onnxruntime", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "input 'x' has a dynamic shape (3x?x?)" in r.stderr
+    # With the shape given, the same file runs, on OpenVINO too (reshaped to static at load).
+    shaped = _run(
+        tmp_path, shared_cache, "--model", str(dynamic), "--compiler", "onnxruntime,openvino",
+        "--input-shape", "x=3x20x12",
+    )  # fmt: skip
+    for rec in shaped.values():
+        assert rec["status"] == "ok", rec["error"]
+        assert rec["outputs"][0]["shape"] == [1, 8, 20, 12]
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+@pytest.mark.tvm
+def test_an_op_no_compiler_knows_is_a_cell_with_the_compilers_message(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    model = _conv_bn_relu(tmp_path / "mystery.onnx", op="Mystery")
+    r = run_cli(
+        "run", "--model", str(model), "--compiler", "onnxruntime,openvino,tvm",
+        "--weights", "random", "--json", "--no-fidelity", "--db", str(tmp_path / "r.db"),
+        cwd=tmp_path, env=cli_env(shared_cache),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    for rec in json.loads(r.stdout):
+        assert rec["status"] in ("failed", "unsupported")
+        assert "Mystery" in rec["error"] and "\n" not in rec["error"], rec["error"]
+        assert len(rec["error"]) < 500
