@@ -71,19 +71,19 @@ def test_sampled_energy_matches_the_scripted_counter(scripted_rapl: tuple[Path, 
     telemetry = Telemetry(hz=50, idle_s=0.0, root=root)
     assert telemetry.meter is not None and telemetry.meter.kind == "energy"
     telemetry.start()
-    time.sleep(1.0)
+    time.sleep(3.0)
     telemetry.stop()
     window = telemetry._trace.times[-1] - telemetry._trace.times[0]
     summary = telemetry.summary(inferences=200, window_s=window)
     assert summary["power_source"] == "rapl(package-0)"
-    # The writer thread lags its own clock by a scheduling delay on a loaded machine (1.5% was
-    # seen over this 1 s window); a wrong unit or a missed wrap would be off by far more.
-    assert summary["power_w"]["avg"] == pytest.approx(watts, rel=0.05)
+    # The writer thread can lag its clock by a scheduling delay on a loaded machine (15 ms was
+    # seen): a 3 s window keeps that well inside 1%.
+    assert summary["power_w"]["avg"] == pytest.approx(watts, rel=0.01)
     assert summary["energy_j_per_inf"] == pytest.approx(
         summary["power_w"]["avg"] * window / 200, rel=1e-6
     )
     assert summary["inf_per_j"] == pytest.approx(200 / (summary["power_w"]["avg"] * window))
-    assert summary["telemetry"]["samples"] >= 40
+    assert summary["telemetry"]["samples"] >= 120
     assert summary["power_w"]["idle"] is None and summary["power_w"]["net"] is None
 
 
