@@ -76,7 +76,55 @@ def test_the_twin_with_torchvision_weights_agrees_with_the_keras_build(
         assert rec["accuracy"]["top1"] == 1.0, rec["accuracy"]
         fid = rec["fidelity"]
         assert fid["top1_agreement"] == 1.0 and fid["snr_db"] > 40, fid
-    assert by[("torch", "fp32", 1)]["options"]["torch_compile"] == "default"
+    compiled = by[("torch", "fp32", 1)]
+    assert compiled["options"]["torch_compile"] == "default"
+    # torch.compile's first-call compile is counted as conversion time, not load time.
+    compile_s = compiled["runtime_metrics"]["compile_s"]
+    assert compile_s > 0.5 and compiled["convert_s"] >= compile_s
+
+
+def _cuda() -> bool:
+    from conftest import have
+
+    if not have("torch"):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+@pytest.mark.skipif(not _cuda(), reason="no CUDA device for PyTorch here")
+def test_torch_on_cuda_fp32_and_fp16(tmp_path: Path, shared_cache: Path) -> None:
+    by = _run(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--weights", "random",
+        "--compiler", "torch", "--precision", "fp32,fp16", "--batch", "1,8",
+        "--option", "device=cuda", "--no-fidelity",
+    )  # fmt: skip
+    for precision in ("fp32", "fp16"):
+        for batch in (1, 8):
+            rec = by[("torch", precision, batch)]
+            assert rec["status"] == "ok", rec["error"]
+            assert rec["outputs"][0]["shape"] == [batch, 1000]
+    assert rec["system"]["gpus"] and rec["system"]["gpus"][0]["cuda"] != "unknown"
+
+
+@pytest.mark.skipif(not _cuda(), reason="no CUDA device here")
+def test_tensorrt_builds_an_engine_where_it_is_installed(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    pytest.importorskip("tensorrt", reason="tensorrt is not installed (edgebench[tensorrt])")
+    by = _run(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--weights", "random",
+        "--compiler", "tensorrt", "--precision", "fp32,fp16", "--batch", "1,4", "--no-fidelity",
+    )  # fmt: skip
+    for precision in ("fp32", "fp16"):
+        for batch in (1, 4):
+            rec = by[("tensorrt", precision, batch)]
+            assert rec["status"] == "ok", rec["error"]
+            split = rec["runtime_metrics"]
+            assert split["gpu_compute_ms"] > 0 and split["h2d_ms"] >= 0 and split["d2h_ms"] >= 0
 
 
 def test_gpu_compilers_say_why_they_are_unavailable(tmp_path: Path) -> None:

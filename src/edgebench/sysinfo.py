@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 from functools import lru_cache
@@ -140,7 +141,22 @@ def gpus() -> list[dict[str, str]]:
         parts = [p.strip() for p in line.split(",")]
         if len(parts) == 3:
             found.append({"name": parts[0], "driver": parts[1], "memory": parts[2]})
+    cuda = _driver_cuda_version()
+    for gpu in found:
+        gpu["cuda"] = cuda or "unknown"
     return found
+
+
+def _driver_cuda_version() -> str | None:
+    """The CUDA version the driver supports, from nvidia-smi's banner ("CUDA Version: 12.4")."""
+    try:
+        banner = subprocess.run(
+            ["nvidia-smi"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"CUDA Version:\s*([0-9.]+)", banner)
+    return match.group(1) if match else None
 
 
 def git_commit() -> str | None:

@@ -89,6 +89,37 @@ class _EngineRuntime(Runtime):
         }
 
 
+def _entropy_calibrator(batches: list[list[np.ndarray]], batch: int, cache_file: Path) -> Any:
+    """TensorRT's IInt8EntropyCalibrator2 fed with the calibration batches, copied to the GPU
+    one batch at a time."""
+    import tensorrt as trt
+    import torch
+
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self) -> None:
+            super().__init__()
+            self._batches = iter(batches)
+            self._on_device: list[Any] = []
+
+        def get_batch_size(self) -> int:
+            return batch
+
+        def get_batch(self, names: list[str]) -> list[int] | None:
+            arrays = next(self._batches, None)
+            if arrays is None:
+                return None
+            self._on_device = [torch.from_numpy(np.ascontiguousarray(a)).cuda() for a in arrays]
+            return [int(t.data_ptr()) for t in self._on_device]
+
+        def read_calibration_cache(self) -> bytes | None:
+            return cache_file.read_bytes() if cache_file.exists() else None
+
+        def write_calibration_cache(self, cache: Any) -> None:
+            cache_file.write_bytes(bytes(cache))
+
+    return EntropyCalibrator()
+
+
 @register
 class TensorRTCompiler(Compiler):
     name = "tensorrt"
@@ -129,11 +160,17 @@ class TensorRTCompiler(Compiler):
         precision = request.precision
         if precision in ("fp16", "best"):
             config.set_flag(trt.BuilderFlag.FP16)
-        if precision in ("int8", "best"):
-            # INT8 from the QDQ nodes of an ONNX Runtime-quantized model, or TensorRT's own
-            # calibration: this build takes QDQ models (explicit quantization).
-            config.set_flag(trt.BuilderFlag.INT8)
         batch = request.batch_size or 1
+        if precision in ("int8", "best"):
+            # INT8 from the QDQ nodes of a quantized ONNX model (explicit quantization), else
+            # from TensorRT's entropy calibration on the cell's calibration data.
+            config.set_flag(trt.BuilderFlag.INT8)
+            layers = (network.get_layer(i).type for i in range(network.num_layers))
+            if trt.LayerType.QUANTIZE not in set(layers):
+                cache_file = request.out_dir / "int8.calibration_cache"
+                config.int8_calibrator = _entropy_calibrator(
+                    list(request.calibration.batched(batch)), batch, cache_file
+                )
         profile = builder.create_optimization_profile()
         for i in range(network.num_inputs):
             tensor = network.get_input(i)

@@ -458,6 +458,10 @@ class Runner:
         for name in TELEMETRY_FIELDS:
             setattr(cell, name, measured.get(name))
         cell.runtime_metrics = measured.get("runtime_metrics")
+        compile_s = (cell.runtime_metrics or {}).get("compile_s")
+        if compile_s:  # a JIT's compile on load (torch.compile) is conversion, not load, time
+            cell.convert_s = (cell.convert_s or 0.0) + compile_s
+            cell.load_s = max(0.0, (cell.load_s or 0.0) - compile_s)
         if cell.power_w is None and cell.power_source:
             cell.warnings.append(f"no power figures: {cell.power_source}")
         if cell.throttled:
