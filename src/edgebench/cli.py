@@ -126,7 +126,7 @@ def list_cmd(
                 c.name,
                 "available" if a.available else escape(f"unavailable: {a.reason}"),
                 ", ".join(c.precisions),
-                escape(f"pip install 'edgebench[{c.extra}]'") if c.extra else "(core)",
+                escape(f"pip install 'edgebench[{c.extra}]'") if c.extra else c.install_hint,
                 c.description,
                 style=None if a.available else "yellow",
             )

@@ -142,6 +142,7 @@ class Compiler(ABC):
     compiles_per_batch: ClassVar[bool] = False  # artifacts fixed to one batch size, any model
     runs_model: ClassVar[bool] = True  # False for the null compiler: no outputs to score
     devices: ClassVar[tuple[str, ...]] = ("cpu",)  # where it runs; a suite's "*" takes "cpu"
+    install_hint: ClassVar[str] = "(core)"  # what to install, for a compiler with no extra
 
     @classmethod
     def probe(cls) -> Availability:
