@@ -83,7 +83,7 @@ def test_sampled_energy_matches_the_scripted_counter(scripted_rapl: tuple[Path, 
         summary["power_w"]["avg"] * window / 200, rel=1e-6
     )
     assert summary["inf_per_j"] == pytest.approx(200 / (summary["power_w"]["avg"] * window))
-    assert summary["telemetry"]["samples"] >= 120
+    assert summary["telemetry"]["power_samples"] >= 120
     assert summary["power_w"]["idle"] is None and summary["power_w"]["net"] is None
 
 

@@ -26,6 +26,7 @@ class _Trace:
     temps: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     error: str | None = None
+    reads: int = 0  # sampling rounds, with or without a power meter
 
 
 class Telemetry:
@@ -54,6 +55,7 @@ class Telemetry:
     # --- sampling ------------------------------------------------------------------------
     def _read(self, trace: _Trace) -> None:
         t = time.perf_counter()
+        trace.reads += 1
         if self.meter is not None and trace.error is None:
             try:
                 value = (
@@ -147,7 +149,8 @@ class Telemetry:
             "throttled": None,
             "telemetry": {
                 "hz": self.hz,
-                "samples": len(trace.times),
+                "samples": trace.reads,
+                "power_samples": len(trace.times),
                 "sampler_cpu_pct": round(100 * trace.cpu_s / window_s, 3) if window_s > 0 else None,
             },
         }
