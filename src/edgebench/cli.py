@@ -24,6 +24,38 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="Results store (SQLite file).")]
+# Options that `run` and `explain` share.
+ModelsOption = Annotated[
+    str, typer.Option("--model", "-m", help="Zoo names or model files, comma separated.")
+]
+CompilersOption = Annotated[
+    str | None,
+    typer.Option("--compiler", "-c", help="Compilers, comma separated \\[default: all available]."),
+]
+PrecisionsOption = Annotated[
+    str, typer.Option("--precision", "-p", help="fp32, fp16, bf16, int8-dynamic, int8.")
+]
+BatchesOption = Annotated[str, typer.Option("--batch", "-b", help="Batch sizes, comma separated.")]
+ThreadsOption = Annotated[
+    int | None, typer.Option("--threads", "-t", help="Threads per runtime \\[default: all cores].")
+]
+XnnpackOption = Annotated[
+    bool, typer.Option("--xnnpack/--no-xnnpack", help="TFLite's XNNPACK delegate.")
+]
+InputShapeOption = Annotated[
+    str | None,
+    typer.Option(help="Per-sample input shape(s) for models with dynamic inputs, e.g. 224,224,3."),
+]
+CalibSizeOption = Annotated[int, typer.Option(help="Calibration samples for int8.")]
+CalibDatasetOption = Annotated[
+    str | None, typer.Option(help="Real int8 calibration data (same kinds as --dataset).")
+]
+CacheDirOption = Annotated[
+    Path | None, typer.Option(help="Artifact cache \\[default: ~/.cache/edgebench].")
+]
+CellTimeoutOption = Annotated[
+    float, typer.Option(help="Seconds before a conversion or measurement is killed.")
+]
 
 
 def _split(text: str) -> list[str]:
@@ -167,25 +199,11 @@ def sysinfo(
 
 @app.command()
 def run(
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Zoo names or model files, comma separated.")
-    ],
-    compiler: Annotated[
-        str | None,
-        typer.Option(
-            "--compiler", "-c", help="Compilers, comma separated [default: all available]."
-        ),
-    ] = None,
-    precision: Annotated[
-        str, typer.Option("--precision", "-p", help="fp32, fp16, bf16, int8-dynamic, int8.")
-    ] = "fp32",
-    batch: Annotated[
-        str, typer.Option("--batch", "-b", help="Batch sizes, comma separated.")
-    ] = "1",
-    threads: Annotated[
-        int | None,
-        typer.Option("--threads", "-t", help="Threads per runtime [default: all cores]."),
-    ] = None,
+    model: ModelsOption,
+    compiler: CompilersOption = None,
+    precision: PrecisionsOption = "fp32",
+    batch: BatchesOption = "1",
+    threads: ThreadsOption = None,
     weights: Annotated[
         str,
         typer.Option(help="pretrained (the model's own), random (speed only), or a weights file."),
@@ -203,22 +221,13 @@ def run(
             "ort_int8_activation=s8, ort_provider=cuda, ov_hint=THROUGHPUT, ov_device=GPU.",
         ),
     ] = None,
-    xnnpack: Annotated[
-        bool, typer.Option("--xnnpack/--no-xnnpack", help="TFLite's XNNPACK delegate.")
-    ] = True,
+    xnnpack: XnnpackOption = True,
     warmup: Annotated[int, typer.Option(help="Untimed runs before the timed window.")] = 5,
     min_runs: Annotated[int, typer.Option(help="Timed runs, at least.")] = 20,
     min_duration: Annotated[float, typer.Option(help="Seconds of timed runs, at least.")] = 2.0,
-    cell_timeout: Annotated[
-        float, typer.Option(help="Seconds before a conversion or measurement is killed.")
-    ] = 900.0,
-    input_shape: Annotated[
-        str | None,
-        typer.Option(
-            help="Per-sample input shape(s) for models with dynamic inputs, e.g. 224,224,3."
-        ),
-    ] = None,
-    calib_size: Annotated[int, typer.Option(help="Calibration samples for int8.")] = 100,
+    cell_timeout: CellTimeoutOption = 900.0,
+    input_shape: InputShapeOption = None,
+    calib_size: CalibSizeOption = 100,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -229,16 +238,12 @@ def run(
     limit: Annotated[
         int | None, typer.Option(help="Use only the first N samples of --dataset.")
     ] = None,
-    calib_dataset: Annotated[
-        str | None, typer.Option(help="Real int8 calibration data (same kinds as --dataset).")
-    ] = None,
+    calib_dataset: CalibDatasetOption = None,
     fidelity: Annotated[
         bool,
         typer.Option("--fidelity/--no-fidelity", help="Compare each cell with the FP32 reference."),
     ] = True,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Artifact cache [default: ~/.cache/edgebench].")
-    ] = None,
+    cache_dir: CacheDirOption = None,
     report: Annotated[
         Path | None, typer.Option(help="Also write an HTML report of this run.")
     ] = None,
@@ -252,11 +257,15 @@ def run(
     ] = None,
     target_qps: Annotated[
         float | None,
-        typer.Option(help="LoadGen: server target QPS / offline expected QPS [default: measured]."),
+        typer.Option(
+            help="LoadGen: server target QPS / offline expected QPS \\[default: measured]."
+        ),
     ] = None,
     target_latency: Annotated[
         float | None,
-        typer.Option(help="LoadGen: target (server) or expected latency, ms [default: measured]."),
+        typer.Option(
+            help="LoadGen: target (server) or expected latency, ms \\[default: measured]."
+        ),
     ] = None,
     power_cmd: Annotated[
         str | None,
@@ -274,11 +283,9 @@ def run(
 ) -> None:
     """Convert and measure models under compilers and precisions, cell by cell."""
     from edgebench.cache import default_cache_dir
-    from edgebench.harness.runner import RunConfig, Runner, available_compilers
+    from edgebench.harness.runner import RunConfig, available_compilers
     from edgebench.harness.timing import StopRule
     from edgebench.report.table import rich_table, to_json
-    from edgebench.store import ResultStore, check_writable, new_run_id
-    from edgebench.sysinfo import git_commit, system_info
 
     compilers = _split(compiler) if compiler else available_compilers()
     if not compilers:
@@ -321,9 +328,28 @@ def run(
         raise UsageError("--limit must be at least 1")
     if threads is not None:
         config.threads = threads
+    run_id, cells = _run_grid(config, db)
+    if as_json:
+        print(to_json(cells))
+    else:
+        out.print(rich_table(cells, title=f"run {run_id}"))
+    _print_summary(run_id, cells, db)
+    if report is not None:
+        _write_report(db, [run_id], report)
+
+
+def _run_grid(config: Any, db: Path) -> tuple[str, list[Any]]:
+    """Runs a grid into the store, a line per finished cell; the run id and its cells.
+
+    Bad input fails before any work; once cells run, each is stored as it finishes, and an
+    interrupt keeps them."""
+    from edgebench.harness.runner import Runner
+    from edgebench.store import ResultStore, check_writable, new_run_id
+    from edgebench.sysinfo import git_commit, system_info
+
     check_writable(db)
     run_id = new_run_id()
-    cells = []
+    cells: list[Any] = []
     with ResultStore(db) as store:
         progress = new_progress(err)
 
@@ -350,17 +376,15 @@ def run(
             except KeyboardInterrupt:
                 err.print(f"interrupted: {len(cells)} cells kept in {db} (run {run_id})")
                 raise typer.Exit(130) from None
-    if as_json:
-        print(to_json(cells))
-    else:
-        out.print(rich_table(cells, title=f"run {run_id}"))
+    return run_id, cells
+
+
+def _print_summary(run_id: str, cells: list[Any], db: Path) -> None:
     counts = {
         s: sum(c.status == s for c in cells) for s in ("ok", "failed", "unsupported", "skipped")
     }
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     err.print(f"run {run_id}: {summary}; stored in {db}")
-    if report is not None:
-        _write_report(db, [run_id], report)
 
 
 def _write_report(db: Path, run_ids: list[str], output: Path) -> None:
@@ -397,7 +421,7 @@ def _select_runs(store, run: list[str] | None, db: Path) -> list[str]:
 def results(
     db: DbOption = Path("edgebench.db"),
     run: Annotated[
-        list[str] | None, typer.Option("--run", help="Run id(s) [default: the latest].")
+        list[str] | None, typer.Option("--run", help="Run id(s) \\[default: the latest].")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
     all_runs: Annotated[
@@ -440,10 +464,10 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="json or csv.")] = "json",
     db: DbOption = Path("edgebench.db"),
     run: Annotated[
-        list[str] | None, typer.Option("--run", help="Run id(s) [default: the latest].")
+        list[str] | None, typer.Option("--run", help="Run id(s) \\[default: the latest].")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File [default: stdout].")
+        Path | None, typer.Option("--output", "-o", help="File \\[default: stdout].")
     ] = None,
     samples: Annotated[bool, typer.Option(help="Include raw latency samples (json).")] = False,
 ) -> None:
@@ -467,11 +491,11 @@ def export(
 def report_cmd(
     db: DbOption = Path("edgebench.db"),
     run: Annotated[
-        list[str] | None, typer.Option("--run", help="Run id(s) [default: the latest].")
+        list[str] | None, typer.Option("--run", help="Run id(s) \\[default: the latest].")
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="File to write [default: edgebench-report.FORMAT]."),
+        typer.Option("--output", "-o", help="File to write \\[default: edgebench-report.FORMAT]."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="html, md or csv.")] = "html",
     figures: Annotated[
@@ -496,6 +520,10 @@ from edgebench.cli_suite import compare_cmd, suite_app  # noqa: E402
 
 app.add_typer(suite_app, name="suite")
 app.command("compare")(compare_cmd)
+# `edgebench explain` lives in cli_explain.py.
+from edgebench.cli_explain import explain_cmd  # noqa: E402
+
+app.command("explain")(explain_cmd)
 
 
 @app.callback(invoke_without_command=True)

@@ -71,7 +71,7 @@ def suite_run(
         Path | None, typer.Option(help="Also write an HTML report of this run.")
     ] = None,
     cache_dir: Annotated[
-        Path | None, typer.Option(help="Artifact cache [default: ~/.cache/edgebench].")
+        Path | None, typer.Option(help="Artifact cache \\[default: ~/.cache/edgebench].")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print this invocation's records as JSON.")

@@ -14,6 +14,7 @@ from importlib import metadata
 
 from edgebench.compilers.base import (
     PRECISIONS,
+    Ablation,
     Availability,
     Calibration,
     CompileOutput,
@@ -25,6 +26,7 @@ from edgebench.errors import UnknownName
 
 __all__ = [
     "PRECISIONS",
+    "Ablation",
     "Availability",
     "Calibration",
     "CompileOutput",

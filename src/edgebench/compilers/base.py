@@ -121,6 +121,16 @@ class Runtime(ABC):
         """Frees what `load` took; the default has nothing to free."""
 
 
+@dataclass(frozen=True)
+class Ablation:
+    """One optimization switched off or stepped down, for `edgebench explain --ablate`:
+    the cell is measured again with these options (and precision) in place of its own."""
+
+    change: str  # what is switched off, e.g. "XNNPACK off"
+    options: dict[str, Any] = field(default_factory=dict)
+    precision: str | None = None  # None: the cell's own
+
+
 class Compiler(ABC):
     """A compiler or runtime that edgebench can measure.
 
@@ -143,6 +153,8 @@ class Compiler(ABC):
     runs_model: ClassVar[bool] = True  # False for the null compiler: no outputs to score
     devices: ClassVar[tuple[str, ...]] = ("cpu",)  # where it runs; a suite's "*" takes "cpu"
     install_hint: ClassVar[str] = "(core)"  # what to install, for a compiler with no extra
+    # `module:function` that explains a built cell (edgebench/explain/), imported when used.
+    explainer: ClassVar[str | None] = None
 
     @classmethod
     def probe(cls) -> Availability:
@@ -165,6 +177,11 @@ class Compiler(ABC):
         """Defaults overlaid with the options given that this compiler knows."""
         known = {**self.conversion_options, **self.runtime_options}
         return {k: given.get(k, v) for k, v in known.items()}
+
+    def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
+        """The optimizations `explain --ablate` switches off or steps down in turn, each
+        measured as its own cell; none by default."""
+        return []
 
     def artifact_options(self, options: dict[str, Any]) -> dict[str, Any]:
         return {k: options[k] for k in self.conversion_options if k in options}

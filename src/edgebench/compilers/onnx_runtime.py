@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
 from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
 
@@ -50,25 +50,32 @@ def input_names(path: Path) -> list[str]:
     return [i.name for i in graph.input if i.name not in weights]
 
 
+def session_options(threads: int, options: dict[str, Any]) -> tuple[Any, list[str]]:
+    """The session options and providers a cell runs with (the explainer adds profiling to
+    the same ones)."""
+    import onnxruntime as ort
+
+    provider = PROVIDERS.get(str(options.get("ort_provider", "cpu")))
+    if provider is None:
+        raise UsageError(f"ort_provider: choose one of {', '.join(PROVIDERS)}")
+    available = ort.get_available_providers()
+    if provider not in available:
+        raise BackendUnavailable(
+            f"{provider} is not in this onnxruntime build (it has {', '.join(available)})"
+        )
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = _graph_level(str(options.get("ort_graph_opt", "all")))
+    providers = [provider] if provider == "CPUExecutionProvider" else [provider, PROVIDERS["cpu"]]
+    return so, providers
+
+
 class _SessionRuntime(Runtime):
     def __init__(self, path: Path, threads: int, options: dict[str, Any]) -> None:
         import onnxruntime as ort
 
-        provider = PROVIDERS.get(str(options.get("ort_provider", "cpu")))
-        if provider is None:
-            raise UsageError(f"ort_provider: choose one of {', '.join(PROVIDERS)}")
-        available = ort.get_available_providers()
-        if provider not in available:
-            raise BackendUnavailable(
-                f"{provider} is not in this onnxruntime build (it has {', '.join(available)})"
-            )
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = _graph_level(str(options.get("ort_graph_opt", "all")))
-        providers = (
-            [provider] if provider == "CPUExecutionProvider" else [provider, PROVIDERS["cpu"]]
-        )
+        so, providers = session_options(threads, options)
         self._session = ort.InferenceSession(str(path), so, providers=providers)
         self._names = [i.name for i in self._session.get_inputs()]
 
@@ -104,6 +111,19 @@ class OnnxRuntimeCompiler(Compiler):
     conversion_options = {"ort_int8_activation": "u8"}
     runtime_options = {"ort_graph_opt": "all", "ort_provider": "cpu"}
     needs_static_batch = True
+    explainer = "edgebench.explain.onnx_runtime:explain"
+
+    def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
+        """Graph optimization stepped down level by level, then int8 and fp16 undone."""
+        level = str(options.get("ort_graph_opt", "all"))
+        lower = GRAPH_LEVELS[: GRAPH_LEVELS.index(level)] if level in GRAPH_LEVELS else ()
+        steps = [
+            Ablation(f"graph optimization {level} -> {down}", {"ort_graph_opt": down})
+            for down in reversed(lower)
+        ]
+        if precision != "fp32":
+            steps.append(Ablation(f"{precision} -> fp32 (no quantization)", precision="fp32"))
+        return steps
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         src, out = request.source, request.out_dir / "model.onnx"

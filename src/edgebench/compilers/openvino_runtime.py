@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
 
@@ -60,6 +60,7 @@ class _CompiledRuntime(Runtime):
         batch_size: int,
         threads: int,
         options: dict[str, Any],
+        perf_count: bool = False,
     ) -> None:
         import openvino as ov
 
@@ -86,6 +87,8 @@ class _CompiledRuntime(Runtime):
         }
         if device == "CPU":
             config["INFERENCE_NUM_THREADS"] = threads
+        if perf_count:  # per-layer counters, for explain
+            config["PERF_COUNT"] = True
         self.compiled = core.compile_model(ir, device, config)
         self._request = self.compiled.create_infer_request()
         self._n_outputs = len(self.compiled.outputs)
@@ -120,6 +123,18 @@ class OpenVINOCompiler(Compiler):
     packages = ("openvino", "nncf")
     runtime_options = {"ov_hint": "LATENCY", "ov_device": "CPU"}
     needs_static_batch = True
+    explainer = "edgebench.explain.openvino_runtime:explain"
+
+    def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
+        """The other performance hint, then the precision stepped back to f32."""
+        hint = str(options.get("ov_hint", "LATENCY")).upper()
+        other = "THROUGHPUT" if hint == "LATENCY" else "LATENCY"
+        steps = [Ablation(f"performance hint {hint} -> {other}", {"ov_hint": other})]
+        if precision != "fp32":
+            steps.append(
+                Ablation(f"{precision} -> fp32 (f32 inference precision)", precision="fp32")
+            )
+        return steps
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         import openvino as ov

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
 from edgebench.models import ModelSpec
 
 
@@ -60,6 +60,16 @@ class TFLiteCompiler(Compiler):
     packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert")
     runtime_options = {"xnnpack": True}
     needs_static_batch = True
+    explainer = "edgebench.explain.tflite:explain"
+
+    def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
+        """XNNPACK switched off, then the quantization or float16 weights undone."""
+        steps = []
+        if options.get("xnnpack", True):
+            steps.append(Ablation("XNNPACK off (TFLite's own kernels)", {"xnnpack": False}))
+        if precision != "fp32":
+            steps.append(Ablation(f"{precision} -> fp32", precision="fp32"))
+        return steps
 
     def unsupported_reason(
         self, model: ModelSpec, precision: str, source_format: str

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
 from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
 
@@ -37,6 +37,24 @@ def llvm_target() -> Any:
             "num-cores": len(os.sched_getaffinity(0)),
         }
     )
+
+
+def relax_module(source: Path, model: ModelSpec, batch: int) -> Any:
+    """The Relax module of an ONNX file, with every input's shape made static for `batch`
+    (the explainer rebuilds the module the same way)."""
+    import onnx
+    from tvm.relax.frontend.onnx import from_onnx
+
+    onnx_model = onnx.load(str(source))
+    weights = {init.name for init in onnx_model.graph.initializer}
+    inputs = [i for i in onnx_model.graph.input if i.name not in weights]
+    # Every per-sample size comes from the model spec (with --input-shape for dynamic ones).
+    shapes: dict[str, list[int]] = {}
+    for i, spec in zip(inputs, model.inputs, strict=True):
+        if not spec.is_static:
+            raise UsageError(f"TVM needs a static shape for input '{spec.name}'")
+        shapes[i.name] = [batch, *(d for d in spec.shape if d is not None)]
+    return from_onnx(onnx_model, shape_dict=shapes, keep_params_in_input=False)
 
 
 class _VMRuntime(Runtime):
@@ -72,12 +90,19 @@ class TVMCompiler(Compiler):
     conversion_options = {"tvm_tune_trials": 0}
     needs_static_batch = True
     compiles_per_batch = True  # Relax builds for static shapes: one artifact per batch size
+    explainer = "edgebench.explain.tvm_relax:explain"
+
+    def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
+        """A tuned build against the untuned one (default schedules, no fusion)."""
+        try:
+            trials = int(options.get("tvm_tune_trials", 0))
+        except (TypeError, ValueError):
+            return []
+        return [Ablation("tuning off (untuned build)", {"tvm_tune_trials": 0})] if trials else []
 
     def compile(self, request: CompileRequest) -> CompileOutput:
-        import onnx
         import tvm
         from tvm import relax
-        from tvm.relax.frontend.onnx import from_onnx
 
         try:
             trials = int(request.options.get("tvm_tune_trials", 0))
@@ -88,16 +113,7 @@ class TVMCompiler(Compiler):
         if trials and importlib.util.find_spec("xgboost") is None:
             raise BackendUnavailable("TVM tuning needs xgboost (pip install 'edgebench[tvm]')")
         batch = request.batch_size or 1
-        model = onnx.load(str(request.source))
-        weights = {init.name for init in model.graph.initializer}
-        inputs = [i for i in model.graph.input if i.name not in weights]
-        # Every per-sample size comes from the model spec (with --input-shape for dynamic ones).
-        shapes: dict[str, list[int]] = {}
-        for i, spec in zip(inputs, request.model.inputs, strict=True):
-            if not spec.is_static:
-                raise UsageError(f"TVM needs a static shape for input '{spec.name}'")
-            shapes[i.name] = [batch, *(d for d in spec.shape if d is not None)]
-        mod = from_onnx(model, shape_dict=shapes, keep_params_in_input=False)
+        mod = relax_module(request.source, request.model, batch)
         target = llvm_target()
         info: dict[str, Any] = {"target": str(target), "tune_trials": trials, "batch": batch}
         if trials > 0:

@@ -186,7 +186,10 @@ class Plan:
         warnings: list[str] = []
         info: dict[str, Any] = {}
         entry: CacheEntry | None = None
+        source = self.model.path  # what the compile step starts from (explain's "before")
         for step in self.steps:
+            if entry is not None:
+                source = str(entry.path)
             entry = cache.lookup(step.stage, step.key)
             if entry is None:
                 raise FileNotFoundError(f"cache entry for step {step.name} is missing")
@@ -207,6 +210,8 @@ class Plan:
             "warnings": warnings,
             "info": info,
             "size_bytes": size_on_disk(entry.path),
+            "source_path": source,
+            "source_format": self.source_format(),
         }
 
     def source_format(self) -> str:

@@ -92,6 +92,9 @@ class RunConfig:
     idle_s: float = 0.5  # idle baseline sampled before each cell (0: none)
     cooldown_s: float = 0.0  # pause between cells, to let clocks and temperatures settle
     sustain_s: float | None = None  # one long window per cell, reporting drift over it
+    explain: bool = False  # `edgebench explain`: graphs, fusions, placement, op time per cell
+    explain_runs: int = 20  # profiled runs per explained cell
+    ablate: bool = False  # with explain: measure again with each optimization switched off
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -369,7 +372,12 @@ class Runner:
         return results
 
     def _blank(
-        self, pm: PreparedModel, compiler: Compiler, precision: str, batch: int
+        self,
+        pm: PreparedModel,
+        compiler: Compiler,
+        precision: str,
+        batch: int,
+        options: dict[str, Any] | None = None,
     ) -> CellResult:
         return CellResult(
             run_id=self.run_id,
@@ -382,14 +390,22 @@ class Runner:
             status="failed",
             system=system_info(),
             versions=package_versions(("numpy", *compiler.packages)),
-            options=compiler.options(self.config.options),
+            options=compiler.options(self.config.options if options is None else options),
             loadgen={"scenario": self.config.scenario} if self.config.scenario else None,
         )
 
     def _cell(
-        self, pm: PreparedModel, compiler: Compiler, precision: str, batch: int
+        self,
+        pm: PreparedModel,
+        compiler: Compiler,
+        precision: str,
+        batch: int,
+        options: dict[str, Any] | None = None,
+        explain: bool | None = None,
     ) -> CellResult:
-        cell = self._blank(pm, compiler, precision, batch)
+        """Converts and measures one cell; `options` replace the run's (an ablation), and
+        `explain` (default: the run's setting) adds the explanation of what was built."""
+        cell = self._blank(pm, compiler, precision, batch, options)
         label = f"{pm.spec.name} {compiler.name} {precision} b{batch}"
         if pm.weights.is_random and pm.spec.path is None:
             cell.warnings.append("random weights: speed-only figures, no accuracy")
@@ -480,7 +496,61 @@ class Runner:
             cell.warnings.append(
                 f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"
             )
+        if self.config.explain if explain is None else explain:
+            self._explain(pm, compiler, cell, converted)
         return cell
+
+    def _explain(
+        self, pm: PreparedModel, compiler: Compiler, cell: CellResult, converted: dict[str, Any]
+    ) -> None:
+        """Adds the explanation (and, with --ablate, the ablations) to a measured cell. An
+        explanation that fails leaves the cell's measurement as it is, with the reason."""
+        label = f"{cell.model} {compiler.name} {cell.precision} b{cell.batch_size}"
+        self.on_progress(f"explaining {label}")
+        try:
+            cell.explain = run_worker(
+                "explain",
+                {
+                    "model": pm.spec.to_dict(),
+                    "compiler": compiler.name,
+                    "artifact_path": converted.get("artifact_path"),
+                    "source_path": converted.get("source_path"),
+                    "source_format": converted.get("source_format", ""),
+                    "precision": cell.precision,
+                    "batch_size": cell.batch_size,
+                    "threads": self.config.threads,
+                    "options": cell.options,
+                    "runs": self.config.explain_runs,
+                    "warmup": self.config.stop_rule.warmup_runs,
+                    "seed": self.config.seed,
+                },
+                self.config.cell_timeout_s,
+                self._workdir,
+            )
+        except CellFailure as exc:
+            cell.explain = {"error": f"explain failed: {exc}"}
+        if cell.latency_ms is not None and (cell.explain or {}).get("profile", {}).get(
+            "measured_ms"
+        ):
+            cell.explain["cell_p50_ms"] = cell.latency_ms.p50  # the unprofiled figure beside it
+        if self.config.ablate:
+            from edgebench.explain.ablation import ablation_row
+
+            rows = []
+            for ablation in compiler.ablations(cell.precision, cell.options):
+                self.on_progress(f"ablating {label}: {ablation.change}")
+                variant = self._cell(
+                    pm,
+                    compiler,
+                    ablation.precision or cell.precision,
+                    cell.batch_size,
+                    options={**cell.options, **ablation.options},
+                    explain=False,
+                )
+                rows.append(ablation_row(ablation, cell, variant))
+            if not rows:
+                rows = [{"change": f"{compiler.name} has no optimization to switch off here"}]
+            cell.explain["ablation"] = rows
 
     def _score(
         self, pm: PreparedModel, cell: CellResult, outputs: list[Any], rebuilt: bool = False

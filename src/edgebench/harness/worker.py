@@ -1,10 +1,10 @@
-"""The worker process: one conversion, one measurement or one inspection, then exit.
+"""The worker process: one conversion, measurement, explanation or inspection, then exit.
 
 Each cell runs in a fresh process (after TorchBench): a crash, an abort or an out-of-memory kill
 takes down only that cell; frameworks' thread pools and allocator state from one cell cannot skew
 the next; and the peak RSS read at the end is this cell's alone.
 
-Usage: python -m edgebench.harness.worker {convert|measure|inspect} JOB.json RESULT.json
+Usage: python -m edgebench.harness.worker {convert|measure|predict|explain|inspect} JOB RESULT
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,41 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def explain(job: dict[str, Any]) -> dict[str, Any]:
+    """Explains a built cell: graphs before and after, fusions, placement, op time."""
+    from edgebench.explain import ExplainRequest, explain_cell
+
+    model = ModelSpec.from_dict(job["model"])
+    batch, runs, warmup = int(job["batch_size"]), int(job["runs"]), int(job["warmup"])
+
+    def clock(run: Callable[[], object]) -> list[float]:
+        # The harness's clock, as in time_runs: warm-up, then each whole run timed alone.
+        for _ in range(warmup):
+            run()
+        samples = []
+        for _ in range(runs):
+            t = time.perf_counter_ns()
+            run()
+            samples.append((time.perf_counter_ns() - t) / 1e6)
+        return samples
+
+    request = ExplainRequest(
+        compiler=get_compiler(job["compiler"]),
+        artifact=Path(job["artifact_path"]) if job.get("artifact_path") else Path(),
+        source=Path(job["source_path"]) if job.get("source_path") else None,
+        source_format=job["source_format"],
+        model=model,
+        precision=job["precision"],
+        batch=batch,
+        threads=int(job["threads"]),
+        options=job["options"],
+        inputs=make_inputs(model, batch, seed=job.get("seed", 0)),
+        time_runs=clock,
+        runs=runs,
+    )
+    return explain_cell(request)
+
+
 def inspect(job: dict[str, Any]) -> dict[str, Any]:
     from edgebench.models.inspect import inspect_inputs
 
@@ -219,7 +254,13 @@ def _error_line(exc: BaseException) -> str:
 def main(argv: list[str]) -> int:
     mode, job_file, result_file = argv
     job = json.loads(Path(job_file).read_text())
-    handlers = {"convert": convert, "measure": measure, "inspect": inspect, "predict": predict}
+    handlers = {
+        "convert": convert,
+        "measure": measure,
+        "inspect": inspect,
+        "predict": predict,
+        "explain": explain,
+    }
     try:
         result = handlers[mode](job)
         code = 0

@@ -70,6 +70,7 @@ class Figure:
     categories: list[str] = field(default_factory=list)  # bars: the groups along x
     x_log2: bool = False
     note: str = ""
+    stacked: bool = False  # bars: the series stack up in one bar per category
 
     @property
     def slug(self) -> str:
@@ -214,7 +215,49 @@ def model_figures(model: str, cells: Sequence[CellResult]) -> list[Figure]:
     trade = tradeoff_figure(model, [by[(n, smallest[n])] for n in names], with_host)
     if trade is not None:
         figures.append(trade)
+    where = time_figure(model, cells, with_host)
+    if where is not None:
+        figures.append(where)
     return figures
+
+
+def time_figure(model: str, cells: Sequence[CellResult], with_host: bool = False) -> Figure | None:
+    """Where the time goes (`edgebench explain`): one stacked bar per explained cell, its
+    profiled latency split by op category, the unattributed part on top."""
+    from edgebench.explain.profile import UNATTRIBUTED
+    from edgebench.explain.taxonomy import CATEGORIES
+
+    profiled = []
+    for c in cells:
+        profile = (c.explain or {}).get("profile") or {}
+        if c.status == "ok" and profile.get("categories"):
+            label = f"{series_name(c, with_host)} b{c.batch_size}"
+            profiled.append((label, c, {x["category"]: x["ms"] for x in profile["categories"]}))
+    if not profiled:
+        return None
+    used = [k for k in (*CATEGORIES, UNATTRIBUTED) if any(ms.get(k) for _, _, ms in profiled)]
+    series = [
+        Series(
+            k,
+            [
+                Point(label, ms.get(k, 0.0), marks=marks_of(c), label=f"{label}: {k}")
+                for label, c, ms in profiled
+            ],
+        )
+        for k in used
+    ]
+    return Figure(
+        "where-time-goes",
+        "bars",
+        f"{model}: where the time goes (per op category)",
+        "",
+        "ms per run (profiled)",
+        series,
+        [label for label, _, _ in profiled],
+        stacked=True,
+        note="From each compiler's own profiler; unattributed: the part of the measured "
+        "latency no op accounts for (runtime overhead, copies).",
+    )
 
 
 def tradeoff_figure(
@@ -350,7 +393,13 @@ def to_svg(fig: Figure) -> str:
     ]
     pts_all = [p for s in fig.series for p in s.points]
     if fig.kind == "bars":
-        ymax = max([p.y for p in pts_all] + [0.0]) or 1.0
+        if fig.stacked:
+            totals: dict[str, float] = defaultdict(float)
+            for p in pts_all:
+                totals[str(p.x)] += p.y
+            ymax = max([*totals.values(), 0.0]) or 1.0
+        else:
+            ymax = max([p.y for p in pts_all] + [0.0]) or 1.0
         ys = nice_ticks(0.0, ymax)
         y0, y1 = 0.0, ys[-1]
     else:
@@ -412,6 +461,8 @@ def _svg_bars(fig: Figure, pw: float, ph: float, sy: Any) -> list[str]:
     out = []
     cats = fig.categories or sorted({str(p.x) for s in fig.series for p in s.points})
     gw = pw / max(len(cats), 1)
+    if fig.stacked:
+        return _svg_stacked(fig, cats, gw, ph, sy)
     ns = max(len(fig.series), 1)
     bw = max(2.0, (gw - 8) / ns)
     for si, s in enumerate(fig.series):
@@ -433,6 +484,33 @@ def _svg_bars(fig: Figure, pw: float, ph: float, sy: Any) -> list[str]:
     for ci, cat in enumerate(cats):
         x = LEFT + ci * gw + gw / 2
         out.append(
+            f'<text x="{x:.1f}" y="{TOP + ph + 14}" font-size="10" text-anchor="end"'
+            f' transform="rotate(-20 {x:.1f} {TOP + ph + 14})">{_e(cat)}</text>'
+        )
+    return out
+
+
+def _svg_stacked(fig: Figure, cats: list[str], gw: float, ph: float, sy: Any) -> list[str]:
+    """One bar per category, each series a segment stacked on the ones before it."""
+    out = []
+    base = dict.fromkeys(cats, 0.0)
+    for si, s in enumerate(fig.series):
+        for p in s.points:
+            ci = cats.index(str(p.x))
+            low, high = base[str(p.x)], base[str(p.x)] + p.y
+            base[str(p.x)] = high
+            if p.y <= 0:
+                continue
+            out.append(
+                f'<rect class="bar" x="{LEFT + ci * gw + 6:.1f}" y="{sy(high):.1f}"'
+                f' width="{gw - 12:.1f}" height="{sy(low) - sy(high):.1f}"'
+                f' fill="{PALETTE[si % len(PALETTE)]}">{_tooltip(p, fig.y_label)}</rect>'
+            )
+    for ci, cat in enumerate(cats):
+        x = LEFT + ci * gw + gw / 2
+        out.append(
+            f'<text x="{x:.1f}" y="{sy(base[cat]) - 3:.1f}" font-size="9"'
+            f' text-anchor="middle">{_e(_fmt(base[cat]))}</text>'
             f'<text x="{x:.1f}" y="{TOP + ph + 14}" font-size="10" text-anchor="end"'
             f' transform="rotate(-20 {x:.1f} {TOP + ph + 14})">{_e(cat)}</text>'
         )
@@ -587,6 +665,23 @@ def _draw_matplotlib(ax: Any, fig: Figure) -> None:
             xs_all = sorted({float(p.x) for s in fig.series for p in s.points})
             ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
         ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    elif fig.kind == "bars" and fig.stacked:
+        cats = fig.categories or sorted({str(p.x) for s in fig.series for p in s.points})
+        bottom = [0.0] * len(cats)
+        for si, s in enumerate(fig.series):
+            heights = [0.0] * len(cats)
+            for p in s.points:
+                heights[cats.index(str(p.x))] = p.y
+            ax.bar(
+                range(len(cats)),
+                heights,
+                bottom=bottom,
+                color=PALETTE[si % len(PALETTE)],
+                label=s.name,
+            )
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        ax.set_xticks(range(len(cats)), cats, rotation=20, ha="right", fontsize=8)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     elif fig.kind == "bars":
         cats = fig.categories or sorted({str(p.x) for s in fig.series for p in s.points})

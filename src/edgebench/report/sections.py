@@ -26,7 +26,44 @@ def model_figures_html(model: str, cells: Sequence[CellResult]) -> str:
         parts.append(
             f'<div class="figure" id="fig-{_e(model)}-{_e(fig.key)}">{to_svg(fig)}{note}</div>'
         )
-    return _grid(parts) + loadgen_table(cells)
+    return _grid(parts) + loadgen_table(cells) + explain_table(cells)
+
+
+def explain_table(cells: Sequence[CellResult]) -> str:
+    """What each compiler did (`edgebench explain`): nodes before and after, the fusions, where
+    the nodes ran and what fell back, and the op category that took the most time."""
+    rows = [c for c in cells if c.status == "ok" and c.explain and "error" not in c.explain]
+    if not rows:
+        return ""
+    head = (
+        "<tr><th class='l'>compiler</th><th class='l'>precision</th><th>batch</th>"
+        "<th>nodes before</th><th>nodes after</th><th class='l'>fused</th>"
+        "<th class='l'>ran on</th><th class='l'>fallback</th><th class='l'>most time</th></tr>"
+    )
+    body = []
+    for c in rows:
+        ex = c.explain or {}
+        fusions = "; ".join(
+            f"{_e(f['before'])} &rarr; {_e(f['after'])} &times;{f['count']}"
+            for f in (ex.get("fusions") or [])[:3]
+        )
+        placement = ex.get("placement") or {}
+        engines = ", ".join(f"{k} {v}" for k, v in (placement.get("engines") or {}).items())
+        fallback = ", ".join(f"{k} {v}" for k, v in (placement.get("fallback_ops") or {}).items())
+        cats = (ex.get("profile") or {}).get("categories") or []
+        top = next((x for x in cats if x["category"] != "unattributed"), None)
+        most = f"{_e(top['category'])} {100 * top['share']:.0f}%" if top else "-"
+        body.append(
+            f"<tr><td class='l'>{_e(c.compiler)}</td><td class='l'>{_e(c.precision)}</td>"
+            f"<td>{c.batch_size}</td><td>{_e((ex.get('before') or {}).get('nodes', '-'))}</td>"
+            f"<td>{_e((ex.get('after') or {}).get('nodes', '-'))}</td>"
+            f"<td class='l'>{fusions or '-'}</td><td class='l'>{_e(engines) or '-'}</td>"
+            f"<td class='l'>{_e(fallback) or '-'}</td><td class='l'>{most}</td></tr>"
+        )
+    return (
+        "<h3>What each compiler did</h3><table class='sortable eb-explain'><thead>"
+        f"{head}</thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _grid(figures: list[str]) -> str:

@@ -1,0 +1,82 @@
+"""Explains a `tflite` cell: the LiteRT graph (fused activations shown), which nodes the XNNPACK
+delegate took and which fell back to TFLite's own kernels, and per-op time from LiteRT's own
+profiler (driven through its C API: the Python interpreter has none)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from edgebench.explain import ExplainRequest, Findings
+from edgebench.explain.graph import OpGraph, engines_summary, read_tflite
+from edgebench.explain.profile import OpTime, ProfileUnavailable, time_shares
+
+XNNPACK = "XNNPACK"
+KERNELS = "TFLite kernels"
+
+
+def delegated_nodes(ops: list[dict[str, Any]]) -> dict[int, int]:
+    """Which original nodes each delegate node took: {node index: partition number}.
+
+    After delegation the interpreter lists the original nodes, then one DELEGATE node per
+    partition whose inputs and outputs are the partition's boundary tensors: every original
+    node between them belongs to the partition."""
+    originals = [o for o in ops if o["op_name"] != "DELEGATE"]
+    producer = {int(t): o["index"] for o in originals for t in o["outputs"]}
+    inputs_of = {o["index"]: [int(t) for t in o["inputs"] if t >= 0] for o in originals}
+    taken: dict[int, int] = {}
+    for k, node in enumerate(o for o in ops if o["op_name"] == "DELEGATE"):
+        boundary = {int(t) for t in node["inputs"]}
+        stack = [int(t) for t in node["outputs"]]
+        while stack:
+            index = producer.get(stack.pop())
+            if index is None or index in taken:
+                continue
+            taken[index] = k
+            stack.extend(t for t in inputs_of[index] if t not in boundary)
+    return taken
+
+
+def _placement(request: ExplainRequest, after: OpGraph, xnnpack: bool) -> dict[str, Any]:
+    from edgebench.compilers.tflite import _InterpreterRuntime
+
+    runtime = _InterpreterRuntime(
+        request.artifact, request.model, request.batch, request.threads, xnnpack
+    )
+    ops = runtime._it._get_ops_details()
+    taken = delegated_nodes(ops)
+    originals = [o for o in ops if o["op_name"] != "DELEGATE"]
+    if len(originals) == len(after.nodes):  # the interpreter keeps the flatbuffer's order
+        for o, node in zip(originals, after.nodes, strict=True):
+            node.engine = XNNPACK if o["index"] in taken else KERNELS
+    fallback = Counter(o["op_name"] for o in originals if o["index"] not in taken)
+    return {
+        "engines": engines_summary(after.compute_nodes()),
+        "delegate": XNNPACK if xnnpack else "none (XNNPACK switched off)",
+        "partitions": len({*taken.values()}),
+        "fallback_ops": dict(fallback.most_common()) if xnnpack else {},
+    }
+
+
+def explain(request: ExplainRequest) -> Findings:
+    from edgebench.explain._litert_capi import profile_ops
+
+    xnnpack = bool(request.options.get("xnnpack", True))
+    after = read_tflite(request.artifact)
+    findings = Findings(after=after, placement=_placement(request, after, xnnpack))
+    try:
+        profiled = profile_ops(
+            str(request.artifact), request.threads, request.inputs, request.time_runs, xnnpack
+        )
+    except (ProfileUnavailable, ValueError, OSError) as exc:
+        findings.profile_error = f"LiteRT profiler: {str(exc).splitlines()[0][:300]}"
+        return findings
+    engine = {"delegate_op": XNNPACK, "delegate_internal": XNNPACK, "builtin_op": KERNELS}
+    ops = [
+        OpTime(e["name"], e["name"], e["ms_per_run"], engine.get(e["type"], ""))
+        for e in profiled["events"]
+    ]
+    findings.profile = time_shares(
+        ops, profiled["wall_ms_per_run"], "LiteRT profiler", len(profiled["walls_ms"])
+    )
+    return findings
