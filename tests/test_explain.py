@@ -263,3 +263,44 @@ def test_a_compiler_without_an_explainer_still_shows_its_input_graph(
     assert ex["profile"] == {"error": "edgebench has no explainer for tensorflow"}
     r = run_cli("results", "--json", "--db", str(tmp_path / "e.db"), cwd=tmp_path)
     assert json.loads(r.stdout)[0]["explain"]["before"] == ex["before"]  # stored with the cell
+
+
+def test_tensorrt_layers_name_the_onnx_nodes_they_fused() -> None:
+    """The inspector JSON of an engine built with detailed verbosity (its layout as TensorRT 10
+    writes it), read without TensorRT: the fused layer traces back to Conv+BN+Relu."""
+    from edgebench.explain.tensorrt_engine import engine_graph
+
+    info = {
+        "Layers": [
+            {
+                "Name": "Conv_0 + BatchNormalization_1 + Relu_2",
+                "LayerType": "CaskConvolution",
+                "Inputs": [{"Name": "x", "Format/Datatype": "Row major linear FP32"}],
+                "Outputs": [{"Name": "r", "Format/Datatype": "Channel major FP16 format"}],
+                "TacticName": "sm80_xmma_fprop_implicit_gemm",
+            },
+            {
+                "Name": "GlobalAveragePool_3",
+                "LayerType": "CaskPooling",
+                "Inputs": [{"Name": "r"}],
+                "Outputs": [{"Name": "y", "Format/Datatype": "Row major linear FP16 format"}],
+            },
+        ]
+    }
+    after = engine_graph(info)
+    assert [n.precision for n in after.nodes] == ["FP16", "FP16"]
+    before = OpGraph(
+        "onnx",
+        [
+            Node("Conv_0", "Conv", ("x", "w"), ("c",)),
+            Node("BatchNormalization_1", "BatchNormalization", ("c",), ("n",)),
+            Node("Relu_2", "Relu", ("n",), ("r",)),
+            Node("GlobalAveragePool_3", "GlobalAveragePool", ("r",), ("y",)),
+        ],
+        constants={"w"},
+    )
+    traced = find_fusions(before, after)
+    assert traced["fusions"] == [
+        {"before": "Conv+BatchNormalization+Relu", "after": "CaskConvolution", "count": 1}
+    ]
+    assert after.summary()["categories"] == {"conv": 1, "pool": 1}

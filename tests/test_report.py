@@ -293,3 +293,43 @@ def test_report_in_headless_chromium(store: Path, tmp_path: Path, chromium: Path
     assert len(re.findall(r"<svg[^>]*class=\"eb-figure\"", page)) == 2 * 4 + 2
     assert page.count('class="pareto"') == 2
     assert shot.is_file() and shot.stat().st_size > 20_000
+
+
+def _explained(precision: str, conv_ms: float) -> dict:
+    categories = [
+        {"category": "conv", "ms": conv_ms, "share": conv_ms / (conv_ms + 0.3)},
+        {"category": "unattributed", "ms": 0.3, "share": 0.3 / (conv_ms + 0.3)},
+    ]
+    return {
+        "before": {"format": "savedmodel", "nodes": 120, "categories": {"conv": 52}},
+        "after": {"format": "tflite", "nodes": 66, "categories": {"conv": 52}},
+        "fusions": [{"before": "Conv2D+Mul+AddV2+Relu6", "after": "CONV_2D+RELU6", "count": 35}],
+        "placement": {"engines": {"XNNPACK": 65, "TFLite kernels": 1},
+                      "fallback_ops": {"CUMSUM": 1}},
+        "profile": {"source": "LiteRT profiler", "measured_ms": conv_ms + 0.3,
+                    "categories": categories, "top_ops": [], "runs": 20},
+    }  # fmt: skip
+
+
+def test_where_the_time_goes_stacks_op_categories_per_explained_cell() -> None:
+    from edgebench.report.html import render
+
+    cells = [
+        make_cell("r1", "m", "tflite", "fp32", 1, "a", explain=_explained("fp32", 1.5)),
+        make_cell("r1", "m", "tflite", "int8", 1, "a", explain=_explained("int8", 0.6)),
+        make_cell("r1", "m", "tensorflow", "fp32", 1, "a"),  # not explained: no bar
+    ]
+    fig = next(f for f in model_figures("m", cells) if f.key == "where-time-goes")
+    assert fig.stacked and fig.categories == ["tflite fp32 b1", "tflite int8 b1"]
+    assert [s.name for s in fig.series] == ["conv", "unattributed"]
+    svg = to_svg(fig)
+    assert svg.count('class="bar"') == 4  # two segments in each of two bars
+    assert ">1.8<" in svg and ">0.9<" in svg  # each bar's total: the profiled latency
+    page = render([], cells)
+    assert "What each compiler did" in page and "CUMSUM 1" in page
+    assert "Conv2D+Mul+AddV2+Relu6 &rarr; CONV_2D+RELU6 &times;35" in page
+    from edgebench.report.markdown import render_markdown
+
+    md = render_markdown([], cells)
+    assert "fused       Conv2D+Mul+AddV2+Relu6 -> CONV_2D+RELU6 x35" in md
+    assert "fallback    CUMSUM 1" in md

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import Availability, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    Ablation,
+    Availability,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    Runtime,
+)
 from edgebench.errors import ConversionError
 from edgebench.models import ModelSpec
 
@@ -132,6 +139,11 @@ class TensorRTCompiler(Compiler):
     packages = ("tensorrt", "onnx", "tf2onnx")
     conversion_options = {"trt_workspace_mb": 4096}
     compiles_per_batch = True  # one optimization profile per measured batch size
+    explainer = "edgebench.explain.tensorrt_engine:explain"
+
+    def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
+        """Reduced precision undone: fp16, int8 and best each against an fp32 engine."""
+        return [Ablation(f"{precision} -> fp32", precision="fp32")] if precision != "fp32" else []
 
     @classmethod
     def probe(cls) -> Availability:
@@ -155,6 +167,8 @@ class TensorRTCompiler(Compiler):
             errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
             raise ConversionError(f"TensorRT ONNX parser: {'; '.join(errors)[:400]}")
         config = builder.create_builder_config()
+        # Layer types, tactics, precisions and fused node names for `edgebench explain`.
+        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
         workspace = int(request.options.get("trt_workspace_mb", 4096)) * 2**20
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace)
         precision = request.precision

@@ -45,6 +45,7 @@ class TFTRTCompiler(Compiler):
     input_formats = ("savedmodel",)
     requires = ("tensorflow",)
     packages = ("tensorflow", "tensorflow-gpu", "tensorrt")
+    explainer = "edgebench.explain.tf_trt:explain"
 
     @classmethod
     def probe(cls) -> Availability:

@@ -38,10 +38,10 @@ def explanation_lines(cell: CellResult) -> list[str]:
     if ex.get("before_error"):
         lines.append(f"  before      unreadable: {ex['before_error']}")
     if before:
-        lines.append(f"  before      {_counts(before['categories'])}")
+        lines.append(f"  before      {_counts(before.get('categories', {}))}")
     if after:
-        lines.append(f"  after       {_counts(after['categories'])}")
-        lines.append(f"  after ops   {_counts(after['ops'])}")
+        lines.append(f"  after       {_counts(after.get('categories', {}))}")
+        lines.append(f"  after ops   {_counts(after.get('ops', {}))}")
     fusions = ex.get("fusions") or []
     if fusions:
         shown = "; ".join(f"{f['before']} -> {f['after']} x{f['count']}" for f in fusions[:5])

@@ -64,8 +64,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "reshape/transpose",
         ("reshape", "transpose", "permute", "squeeze", "flatten", "concat", "split", "slice",
-         "gather", "pad", "reorder", "view", "tile", "shape", "pack", "copy", "broadcast",
-         "memcpy"),
+         "gather", "pad", "reorder", "reformat", "view", "tile", "shape", "pack", "copy",
+         "broadcast", "memcpy"),
     ),
     (
         "elementwise",

@@ -113,6 +113,14 @@ def render_markdown(
                 row += [f"{lg.get('scenario')} {lg.get('validity')}" if "validity" in lg else "-"]
             row += [marks_of(c) + (f" {c.error}" if c.error else "")]
             lines.append("| " + " | ".join(_cell_text(v) for v in row) + " |")
+        explained = [c for c in by_model[model] if c.explain]
+        if explained:
+            from edgebench.explain.render import explanation_lines
+
+            lines += ["", "What each compiler did (`edgebench explain`):", "", "```"]
+            for c in explained:
+                lines += explanation_lines(c)
+            lines.append("```")
     hosts = [p for p in (figures or {}).get("hosts", []) if p.suffix == ".svg"]
     if hosts:
         lines += ["", "## Host against host", ""]
