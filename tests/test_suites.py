@@ -101,12 +101,15 @@ def test_optional_and_wildcard_compilers() -> None:
 def test_builtin_suites_validate() -> None:
     assert {"quick", "paise2021", "edge-cpu"} <= set(builtin_names())
     quick = load_suite("quick")
-    baseline, tflite = quick.run_configs()
+    baseline, tflite, onnx_family, tvm = quick.run_configs()
     for cfg in (baseline, tflite):
         assert cfg.models == ["mobilenet_v2", "resnet50_v2", "ssd_mobilenet_v2"]
         assert cfg.batch_sizes == [1, 8] and cfg.weights == "random"
     assert baseline.compilers == ["tensorflow"] and baseline.precisions == ["fp32"]
     assert tflite.precisions == ["fp32", "fp16", "int8-dynamic", "int8"]
+    assert onnx_family.compilers == ["onnxruntime", "openvino"]
+    assert onnx_family.precisions == ["fp32", "int8"] and onnx_family.calib_size == 20
+    assert tvm.compilers == ["tvm"] and tvm.models == ["mobilenet_v2"]
     paise = load_suite("paise2021")
     assert all(c.batch_sizes == [1, 2, 4, 8, 16, 32, 64, 128] for c in paise.run_configs())
     assert {p for c in paise.run_configs() for p in c.precisions} == {"fp32", "fp16", "int8"}
