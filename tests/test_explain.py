@@ -304,3 +304,23 @@ def test_tensorrt_layers_name_the_onnx_nodes_they_fused() -> None:
         {"before": "Conv+BatchNormalization+Relu", "after": "CaskConvolution", "count": 1}
     ]
     assert after.summary()["categories"] == {"conv": 1, "pool": 1}
+
+
+@pytest.mark.executorch
+def test_executorch_shows_what_xnnpack_took_and_what_fell_back(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    cells = _explain(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--compiler", "executorch"
+    )
+    ex = cells["executorch", "fp32"]["explain"]
+    assert ex["before"]["format"] == "torch"
+    assert ex["before"]["categories"]["depthwise conv"] == 17  # MobileNetV2's 17 blocks
+    placement = ex["placement"]
+    assert placement["partitions"] >= 1 and placement["engines"]["XNNPACK"] > 100
+    # What the partitioner left out runs on ExecuTorch's own kernels, and is named.
+    assert sum(placement["fallback_ops"].values()) == placement["engines"]["ExecuTorch kernels"]
+    assert ex["after"]["nodes"] < ex["before"]["nodes"]
+    assert ex["profile"]["source"] == "ExecuTorch ETDump"
+    _check_shares(ex["profile"])
+    assert any("IGEMM" in o["op"] or "GEMM" in o["op"] for o in ex["profile"]["top_ops"])

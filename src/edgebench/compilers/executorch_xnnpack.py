@@ -37,6 +37,7 @@ class ExecuTorchCompiler(Compiler):
     requires = ("torch", "executorch")
     packages = ("torch", "executorch")
     compiles_per_batch = True  # the .pte is lowered for one input shape
+    explainer = "edgebench.explain.executorch_xnnpack:explain"
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         import torch

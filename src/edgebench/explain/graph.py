@@ -306,9 +306,58 @@ def _fused_activation(
     return "" if act == "NONE" else act
 
 
+def read_torch_program(path: Path) -> OpGraph:
+    """The ATen graph of a saved `torch.export` program (`.pt2`); parameters and buffers are
+    its constants."""
+    import torch
+
+    program = torch.export.load(str(path))
+    return torch_graph(program.graph, program.graph_signature)
+
+
+def torch_graph(graph: Any, signature: Any = None, fmt: str = "torch") -> OpGraph:
+    """An OpGraph from a torch.fx graph (of an exported or an ExecuTorch edge program)."""
+    constants: set[str] = set()
+    if signature is not None:
+        constants.update(signature.inputs_to_parameters, signature.inputs_to_buffers)
+        constants.update(getattr(signature, "inputs_to_lifted_tensor_constants", {}))
+    nodes = []
+    for n in graph.nodes:
+        if n.op == "get_attr":
+            constants.add(n.name)
+        args = [a for a in n.all_input_nodes]
+        op = _torch_op_name(n.target) if n.op == "call_function" else n.op
+        # groups: argument 6 of aten::conv2d, 8 of aten::convolution
+        slot = 6 if op.endswith("conv2d") else 8 if op.endswith("convolution") else None
+        groups = n.args[slot] if slot is not None and len(n.args) > slot else 1
+        nodes.append(
+            Node(
+                n.name,
+                op,
+                tuple(a.name for a in args),
+                (n.name,),
+                depthwise=isinstance(groups, int) and groups > 1,
+                origins=(n.name,),
+            )
+        )
+    return OpGraph(fmt, nodes, constants)
+
+
+def _torch_op_name(target: Any) -> str:
+    """`aten::convolution`, `aten::mean.dim`, `getitem`, `executorch_call_delegate`."""
+    if hasattr(target, "name") and callable(target.name):
+        return str(target.name())  # ATen and edge op overloads
+    return str(getattr(target, "__name__", target))
+
+
 def read_graph(path: Path, fmt: str) -> OpGraph:
     """The graph of a model file in one of the formats the explainers read."""
-    readers = {"onnx": read_onnx, "savedmodel": read_savedmodel, "tflite": read_tflite}
+    readers = {
+        "onnx": read_onnx,
+        "savedmodel": read_savedmodel,
+        "tflite": read_tflite,
+        "torch": read_torch_program,
+    }
     if fmt == "keras":
         raise ValueError("a .keras file is read through its SavedModel")
     if fmt not in readers:

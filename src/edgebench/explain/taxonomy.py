@@ -42,6 +42,8 @@ PLUMBING = frozenset(
         "statefulpartitionedcall",
         "partitionedcall",
         "getattr",
+        "getitem",
+        "callmodule",
         "placeholderwithdefault",
     }
 )
