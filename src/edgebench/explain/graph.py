@@ -124,10 +124,11 @@ class _SourceIndex:
 def find_fusions(before: OpGraph, after: OpGraph) -> dict[str, Any]:
     """What the compiler fused and removed, from the compiled nodes' recorded origins.
 
-    Each compiled node takes the source nodes it names; a source node no compiled node names
-    was absorbed by the compiled node downstream of it that took its consumer (a Conv's
-    BatchNorm and ReLU disappear into the fused Conv whose output they produced). A compiled
-    node that stands for two or more source ops is a fusion.
+    Each compiled node takes the source nodes it names. A source node no compiled node names
+    was fused: an activation or elementwise op into the kernel that produced its input (a
+    Conv's BatchNorm and ReLU), anything else into the compiled node downstream that took its
+    consumer (a Pad or Transpose before a Conv). A compiled node that stands for two or more
+    source ops is a fusion.
 
     Returns:
         `fusions`: [{"before": "Conv+BatchNormalization+Relu", "after": "Conv", "count": n}],
@@ -144,7 +145,16 @@ def find_fusions(before: OpGraph, after: OpGraph) -> dict[str, Any]:
             found = index.find(origin)
             if found is not None:
                 owner.setdefault(found.name, i)
-    # Absorb unnamed source nodes upstream of a named one (BatchNorm between Conv and ReLU).
+    # Epilogues: an activation or elementwise op no compiled node names (a BatchNorm, a ReLU,
+    # a residual Add) was fused into the kernel that produced its input: the nearest one.
+    for node in sources:
+        if node.name in owner or node.category not in ("activation", "elementwise"):
+            continue
+        ups = [producer[t] for t in node.inputs if t in producer and producer[t].name in owner]
+        if ups:
+            owner[node.name] = owner[max(ups, key=lambda n: order[n.name]).name]
+    # Prologues: what is left upstream of a named node (padding, a layout change, an unnamed
+    # Conv under the BatchNorm and ReLU it was fused with) went into that node.
     anchors = list(owner.items())
     for name, i in anchors:
         stack = [name]
