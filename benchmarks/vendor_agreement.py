@@ -1,10 +1,11 @@
 """Do edgebench's medians agree with the vendors' own benchmark tools on the same artifacts?
 
 Runs `edgebench run --json` for OpenVINO and TFLite, then, on each artifact edgebench measured,
-OpenVINO's `benchmark_app` (in the openvino wheel; sync API, LATENCY hint, the same threads and
-inference precision) and LiteRT's `benchmark_litert_model` (bundled with ai-edge-litert; same
-threads), each for as many runs as edgebench timed. Prints each pair of medians and their ratio
-(vendor / edgebench). On a quiet machine a gap above 10% is a harness bug to explain or fix.
+OpenVINO's `benchmark_app` (in the openvino wheel; sync API, one stream as under the LATENCY
+hint, the same threads and inference precision) and LiteRT's `benchmark_litert_model` (bundled
+with ai-edge-litert; same threads), each for as many runs as edgebench timed. Prints each pair
+of medians and their ratio (vendor / edgebench). On a quiet machine a gap above 10% is a harness
+bug to explain or fix.
 
     .venv/bin/python benchmarks/vendor_agreement.py --model mobilenet_v2 --precision fp32,int8
 
@@ -61,14 +62,19 @@ def input_shapes(model: str) -> str:
 def benchmark_app(cell: dict[str, Any], args: argparse.Namespace) -> float:
     cmd = [
         str(BIN / "benchmark_app"), "-m", str(Path(cell["artifact_path"]) / "model.xml"),
-        "-d", "CPU", "-hint", "latency", "-api", "sync", "-nthreads", str(args.threads),
+        # One stream and the same threads, as edgebench's LATENCY hint runs: benchmark_app takes
+        # explicit streams and threads only with -hint none.
+        "-d", "CPU", "-hint", "none", "-nstreams", "1", "-api", "sync",
+        "-nthreads", str(args.threads),
         "-infer_precision", OV_PRECISION[cell["precision"]], "-shape", input_shapes(args.model),
         "-niter", str(cell["n_runs"]),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     found = re.search(r"Median:\s+([\d.]+) ms", done.stdout)
     if done.returncode != 0 or not found:
-        raise RuntimeError(f"benchmark_app failed: {(done.stdout + done.stderr)[-1500:]}")
+        output = done.stdout + done.stderr
+        errors = [ln for ln in output.splitlines() if "[ ERROR ]" in ln]
+        raise RuntimeError(f"benchmark_app failed: {errors[-1] if errors else output[-500:]}")
     return float(found.group(1))
 
 
