@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
 
@@ -54,7 +54,8 @@ class _ModuleRuntime(Runtime):
         if mode != "none":
             import torch._inductor.config as inductor
 
-            inductor.freezing = True  # fold weights into the graph: inference only
+            # Freezing folds the weights into the graph (inference only): on unless switched off.
+            inductor.freezing = bool(options.get("torch_freezing", True))
             module = torch.compile(module, mode=None if mode == "default" else mode)
         self._module = module
         self.compiled = mode != "none"
@@ -89,7 +90,18 @@ class TorchCompiler(Compiler):
     input_formats = ("torch",)
     requires = ("torch",)
     packages = ("torch",)
-    runtime_options = {"torch_compile": "default", "device": "cpu"}
+    runtime_options = {"torch_compile": "default", "device": "cpu", "torch_freezing": True}
+    explainer = "edgebench.explain.torch_runtime:explain"
+
+    def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
+        """Inductor's freezing, then torch.compile itself, switched off."""
+        if str(options.get("torch_compile", "default")) == "none":
+            return []
+        steps = []
+        if bool(options.get("torch_freezing", True)):
+            steps.append(Ablation("inductor freezing off", {"torch_freezing": False}))
+        steps.append(Ablation("torch.compile off (eager)", {"torch_compile": "none"}))
+        return steps
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         # The exported program is the artifact; torch.compile happens where it runs.

@@ -39,13 +39,6 @@ class Kernel:
     depthwise: bool = False
 
 
-def base_name(name: str) -> str:
-    """`conv2d3` -> `conv2d`, `fused_conv2d1_add2_relu` -> `fused_conv2d_add_relu`: TVM numbers
-    repeated function names; the number says nothing about the op."""
-    return "_".join(re.sub(r"(?<=[a-z])\d+$", "", p) if p[-1:].isdigit() and not p.endswith(
-        ("1d", "2d", "3d")) else p for p in name.split("_"))  # fmt: skip
-
-
 def vm_calls(executable_text: str, function: str = "main") -> list[tuple[str, tuple[str, ...]]]:
     """The calls of one VM function in order, from the executable's `as_text()`:
     [(callee, arguments)]; the VM's builtins (allocation, shape checks) included."""
@@ -75,10 +68,10 @@ def _is_depthwise(func: Any) -> bool:
     return any("group_conv" in b or "depthwise" in b.lower() for b in blocks)
 
 
-def rebuilt_kernels(request: ExplainRequest, tuned: bool) -> dict[str, Kernel]:
+def rebuilt_kernels(request: ExplainRequest, fused: bool) -> dict[str, Kernel]:
     """Each kernel of the build by name, from the module rebuilt the compiler's way and
     lowered up to fusion: the untuned build's default pipeline legalizes without fusing; the
-    tuning pipeline decomposes batch norms, legalizes, folds constants and fuses."""
+    tuning pipeline (`fused`) decomposes batch norms, legalizes, folds constants and fuses."""
     import tvm
     from tvm import relax
     from tvm.relax import transform
@@ -96,7 +89,7 @@ def rebuilt_kernels(request: ExplainRequest, tuned: bool) -> dict[str, Kernel]:
             transform.FoldConstant(),
             transform.FuseOps(),
         ]
-        if tuned
+        if fused
         else [relax.backend.DispatchSampling(), relax.backend.DispatchSortScan(),
               transform.LegalizeOps()]
     )  # fmt: skip
@@ -108,16 +101,16 @@ def rebuilt_kernels(request: ExplainRequest, tuned: bool) -> dict[str, Kernel]:
         if isinstance(func, tvm.tirx.PrimFunc):
             depthwise[gv.name_hint] = _is_depthwise(func)
             kernels[gv.name_hint] = Kernel((_strip_digits(gv.name_hint),), depthwise[gv.name_hint])
-    if not tuned:
+    if not fused:
         return kernels
     for gv, func in mod.functions.items():  # the fused (primitive) Relax functions
         if isinstance(func, relax.Function) and func.attrs and "Primitive" in func.attrs:
             called: list[str] = []
 
             def visit(expr: Any, called: list[str] = called) -> None:
-                if isinstance(expr, relax.Call) and isinstance(expr.op, tvm.ir.Op):
-                    if expr.op.name == "relax.call_tir":
-                        called.append(expr.args[0].name_hint)
+                op = getattr(expr, "op", None) if isinstance(expr, relax.Call) else None
+                if isinstance(op, tvm.ir.Op) and op.name == "relax.call_tir":
+                    called.append(expr.args[0].name_hint)
 
             relax.analysis.post_order_visit(func.body, visit)
             kernels[gv.name_hint] = Kernel(
@@ -166,20 +159,22 @@ def explain(request: ExplainRequest) -> Findings:
     target = json.loads(info["target"]) if str(info.get("target", "")).startswith("{") else {}
     engine = f"llvm ({target.get('mcpu', 'generic')})" if target else "llvm"
     runtime = _VMRuntime(request.artifact, request.threads)
-    text = str(runtime._vm.module["vm_load_executable"] and "")  # keeps mypy quiet below
-    import tvm
-
-    text = tvm.runtime.load_module(str(request.artifact / "model.so"))["as_text"]()
+    executable = runtime._tvm.runtime.load_module(str(request.artifact / "model.so"))
+    text = str(executable["as_text"]())
     calls = [(name, args) for name, args in vm_calls(text) if not name.startswith(_BUILTIN)]
     findings = Findings()
     kernels: dict[str, Kernel] = {}
+    # The tuning pipeline fuses (its kernels are named fused_*); the default one does not.
+    fused = trials > 0 or any(name.startswith("fused_") for name, _ in calls)
     if request.source is None:
         findings.notes.append("no ONNX source to rebuild from: fused kernels are not broken down")
     else:
         try:
-            kernels = rebuilt_kernels(request, trials > 0)
+            kernels = rebuilt_kernels(request, fused)
         except Exception as exc:  # the build is still listed, kernel by kernel
-            findings.notes.append(f"could not rebuild the module: {type(exc).__name__}: {exc}"[:300])
+            findings.notes.append(
+                f"could not rebuild the module: {type(exc).__name__}: {exc}"[:300]
+            )
     nodes = [_node_for(name, args, kernels.get(name), engine) for name, args in calls]
     findings.after = OpGraph("tvm", nodes)
     missing = sorted({n.name for n in nodes} - set(kernels))
@@ -198,6 +193,7 @@ def explain(request: ExplainRequest) -> Findings:
     }
     if trials == 0:
         findings.notes.append("untuned: default schedules, single-threaded kernels")
+    if not fused:
         findings.notes.append(
             "untuned: tvm.compile's default pipeline fuses nothing; each operator is its own "
             "kernel (tvm_tune_trials=N fuses, then tunes)"
@@ -246,7 +242,11 @@ def _profile(request: ExplainRequest, runtime: Any, nodes: list[Node], findings:
         if node is None:
             ops.append(OpTime(symbol, _strip_digits(symbol), ms, kernel=True))
         else:
-            ops.append(OpTime(symbol, node.op, ms, node.engine, depthwise=node.depthwise))
+            # A fused kernel shows what it fuses (conv2d+add+relu) where that reads as the
+            # same category as the part that decides it.
+            shown = node.label if category(node.label, node.depthwise) == node.category else ""
+            op = shown or node.op
+            ops.append(OpTime(symbol, op, ms, node.engine, depthwise=node.depthwise))
     findings.profile = time_shares(
         ops, statistics.median(wall), "TVM VM instrument (per-kernel wall time)", len(wall)
     )
