@@ -241,6 +241,7 @@ def test_int8_graphs_hold_quantized_kernels_and_ablation_accounts_for_options(
     ]
     disabled = ort["ablation"][2]
     assert disabled["status"] == "ok" and disabled["p50_ms"] > 0 and disabled["speedup"] > 0
+    assert disabled["throughput_ips"] > 0 and disabled["cell_throughput_ips"] > 0
     to_fp32 = ort["ablation"][3]
     assert to_fp32["precision"] == "fp32" and to_fp32["status"] == "ok"
     cell_size = cells["onnxruntime", "int8"]["model_size_mb"]

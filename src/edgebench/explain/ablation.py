@@ -42,6 +42,10 @@ def ablation_row(ablation: Ablation, cell: CellResult, variant: CellResult) -> d
             "p50_ms": without,
             "cell_p50_ms": base,
             "speedup": without / base if base > 0 else None,
+            # Latency alone misleads for a change such as OpenVINO's THROUGHPUT hint, which
+            # trades latency for images per second: both are kept.
+            "throughput_ips": variant.throughput_ips,
+            "cell_throughput_ips": cell.throughput_ips,
             "size_mb": variant.model_size_mb,
             "size_change_mb": (
                 cell.model_size_mb - variant.model_size_mb

@@ -95,8 +95,14 @@ def ablation_text(row: dict[str, Any]) -> str:
     text = f"{row['change']}: p50 {row['p50_ms']:.3g} ms without it"
     if row.get("speedup"):
         text += f" ({row['speedup']:.2f}x speed-up from it)"
-    if row.get("size_change_mb"):
-        text += f", size {row['size_change_mb']:+.3g} MB"
+    if row.get("throughput_ips") and row.get("cell_throughput_ips"):
+        text += (
+            f", {row['cell_throughput_ips']:.4g} img/s with it vs {row['throughput_ips']:.4g}"
+            " without"
+        )
+    change = row.get("size_change_mb")
+    if change:
+        text += f", {abs(change):.3g} MB {'smaller' if change < 0 else 'larger'} with it"
     fid, cell_fid = row.get("fidelity") or {}, row.get("cell_fidelity") or {}
     for key in ("top1_agreement", "cosine", "box_agreement"):
         if key in fid and key in cell_fid:
