@@ -150,7 +150,6 @@ def test_a_build_through_the_tuning_pipeline_is_explained_kernel_by_kernel(
             options={},
             inputs=[np.ones((1, 3, 16, 16), np.float32)],
             time_runs=clock,
-            runs=10,
         )  # fmt: skip
     )
     assert ex["before"]["nodes"] == 5 and ex["after"]["nodes"] == 2, ex

@@ -31,7 +31,8 @@ __all__ = ["ExplainRequest", "Findings", "ProfileUnavailable", "explain_cell", "
 @dataclass
 class ExplainRequest:
     """What an explainer gets. `time_runs(predict)` is the harness's clock: it warms up, runs
-    `predict()` the request's number of times and returns each run's wall time in ms."""
+    `predict()` as many times as the run asks (`explain --runs`) and returns each run's wall
+    time in ms."""
 
     compiler: Compiler
     artifact: Path
@@ -44,7 +45,6 @@ class ExplainRequest:
     options: dict[str, Any]
     inputs: list[np.ndarray]
     time_runs: Callable[[Callable[[], object]], list[float]]
-    runs: int = 20
 
 
 @dataclass

@@ -31,7 +31,7 @@ import ctypes as C
 import os
 import statistics
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -82,7 +82,6 @@ _REQUIRED = (
     "LiteRtResetProfiler",
     "LiteRtGetNumProfilerEvents",
     "LiteRtGetProfilerEvents",
-    "LiteRtGetProfileSummary",
 )
 
 _P = C.c_void_p
@@ -163,7 +162,7 @@ _ELEMENT_DTYPES = {
     17: np.uint16,
 }
 
-_LOCK_READ, _LOCK_WRITE = 0, 1
+_LOCK_WRITE = 1  # LiteRtTensorBufferLockMode: write
 _HW_CPU = 1
 
 _lib: Any = None
@@ -240,7 +239,6 @@ def _load():
     sig("LiteRtResetProfiler", st, _P)
     sig("LiteRtGetNumProfilerEvents", st, _P, C.POINTER(C.c_int))
     sig("LiteRtGetProfilerEvents", st, _P, C.c_int, C.POINTER(_ProfiledEventData))
-    sig("LiteRtGetProfileSummary", st, _P, _P, C.POINTER(_P))
 
     libc = C.CDLL(None)
     libc.strdup.restype = _P
@@ -303,24 +301,23 @@ def _opaque(lib, opts, identifier: str, toml: str):
 def profile_ops(
     tflite_path: str,
     threads: int,
-    inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray],
+    inputs: Sequence[np.ndarray],
     time_runs: Callable[[Callable[[], object]], list[float]],
     xnnpack: bool = True,
     *,
     signature_index: int = 0,
-    with_summary: bool = False,
     quiet: bool = True,
 ) -> dict:
     """Profiles runs of a .tflite model with LiteRT's profiler; `time_runs(run)` is the
     harness's clock, which warms up and times each call of `run`.
 
-    inputs: list in *signature input order* (see result["inputs"]) or a dict keyed by
-    signature input name.  threads: CPU threads (XNNPACK + TFLite interpreter).
+    inputs: arrays in signature input order (see result["inputs"]).  threads: CPU threads
+    (XNNPACK + TFLite interpreter).
     xnnpack=False selects LiteRT's "builtin" CPU kernel mode (plain TFLite kernels).
 
     Returns {"events": [...op events...], "runs", "walls_ms", "wall_ms_per_run",
     "runtime_events": [...LiteRT::Run phases / Invoke...], "ops_ms_per_run", "inputs",
-    "outputs", "threads", "xnnpack", "resolution_us": 1, ["summary"]}. Op times are per
+    "outputs" (names, shapes, dtypes), "threads", "xnnpack", "resolution_us": 1}. Op times are per
     profiled call (warm-up calls of `time_runs` included, all after one unprofiled run).
     Raises ProfileUnavailable with a reason when LiteRT profiling cannot be used.
     """
@@ -458,15 +455,7 @@ def profile_ops(
         in_info = [make_buffer(i, True) for i in range(n_in)]
         out_info = [make_buffer(i, False) for i in range(n_out)]
 
-        if isinstance(inputs, Mapping):
-            try:
-                arrays = [inputs[d["name"]] for d in in_info]
-            except KeyError as e:
-                raise ValueError(
-                    f"missing input {e}; signature inputs: {[d['name'] for d in in_info]}"
-                ) from None
-        else:
-            arrays = list(inputs)
+        arrays = list(inputs)
         if len(arrays) != n_in:
             raise ValueError(f"model signature has {n_in} inputs, got {len(arrays)}")
         for d, arr in zip(in_info, arrays, strict=True):
@@ -567,25 +556,6 @@ def profile_ops(
         events = finish(ops)
         runtime_events = finish(rt)
 
-        outputs: list[Any] = []
-        for d in out_info:
-            addr = _P()
-            _chk(
-                lib.LiteRtLockTensorBuffer(d["_buf"], C.byref(addr), _LOCK_READ),
-                "LiteRtLockTensorBuffer(out)",
-            )
-            try:
-                raw = C.string_at(addr, d["_size"])
-            finally:
-                lib.LiteRtUnlockTensorBuffer(d["_buf"])
-            if d["_np"] is not None:
-                arr = np.frombuffer(raw, dtype=d["_np"])
-                if arr.size == int(np.prod(d["shape"])):
-                    arr = arr.reshape(d["shape"])
-                outputs.append(arr.copy())
-            else:
-                outputs.append(raw)
-
         result = {
             "events": events,
             "runs": runs,
@@ -597,21 +567,8 @@ def profile_ops(
             "xnnpack": xnnpack,
             "resolution_us": 1,
             "inputs": [{k: d[k] for k in ("name", "shape", "dtype")} for d in in_info],
-            "outputs_meta": [{k: d[k] for k in ("name", "shape", "dtype")} for d in out_info],
-            "outputs": outputs,
+            "outputs": [{k: d[k] for k in ("name", "shape", "dtype")} for d in out_info],
         }
-        if with_summary:
-            s = _P()
-            st = lib.LiteRtGetProfileSummary(prof, cm, C.byref(s))
-            try:
-                result["summary"] = (
-                    C.string_at(s.value).decode("utf-8", "replace")
-                    if (st == 0 and s.value)
-                    else None
-                )
-            finally:
-                if s.value:
-                    _libc.free(s)  # allocated with malloc per litert_profiler.h
         return result
     except _LiteRtError as e:
         raise ProfileUnavailable(

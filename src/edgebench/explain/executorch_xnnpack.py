@@ -16,7 +16,7 @@ from typing import Any
 
 from edgebench.explain import ExplainRequest, Findings
 from edgebench.explain.graph import engines_summary, read_torch_program, torch_graph
-from edgebench.explain.profile import OpTime, time_shares
+from edgebench.explain.profile import OpTime, shares_of_runs
 
 XNNPACK = "XNNPACK"
 PORTABLE = "ExecuTorch kernels"
@@ -105,7 +105,7 @@ def explain(request: ExplainRequest) -> Findings:
     if not ops:
         findings.profile_error = "ExecuTorch's event tracer recorded no op events"
     else:
-        findings.profile = time_shares(ops, statistics.median(wall), "ExecuTorch ETDump", len(wall))
+        findings.profile = shares_of_runs(ops, wall, "ExecuTorch ETDump")
     calls = Counter(n.engine for n in after.compute_nodes())[XNNPACK]
     findings.notes.append(
         f"{calls} XNNPACK delegate call(s): the ops inside are XNNPACK's own, as profiled"

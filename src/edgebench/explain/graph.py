@@ -136,11 +136,13 @@ def find_fusions(before: OpGraph, after: OpGraph) -> dict[str, Any]:
         eliminated), by op type; `mapped`: how many source nodes were traced.
     """
     sources = before.compute_nodes()
+    compiled = after.compute_nodes()
     index = _SourceIndex(sources)
+    by_name = {n.name: n for n in sources}
     order = {n.name: i for i, n in enumerate(sources)}
     producer = {o: n for n in sources for o in n.outputs}
     owner: dict[str, int] = {}  # source node -> compiled node index
-    for i, node in enumerate(after.compute_nodes()):
+    for i, node in enumerate(compiled):
         for origin in node.origins:
             found = index.find(origin)
             if found is not None:
@@ -159,16 +161,15 @@ def find_fusions(before: OpGraph, after: OpGraph) -> dict[str, Any]:
     for name, i in anchors:
         stack = [name]
         while stack:
-            node = index.exact[stack.pop()]
+            node = by_name[stack.pop()]
             for tensor in node.inputs:
                 up = producer.get(tensor)
                 if up is not None and up.name not in owner:
                     owner[up.name] = i
                     stack.append(up.name)
-    compiled = after.compute_nodes()
     groups: dict[int, list[Node]] = defaultdict(list)
     for name, i in owner.items():
-        groups[i].append(index.exact[name])
+        groups[i].append(by_name[name])
     patterns: Counter[tuple[str, str]] = Counter()
     for i, members in groups.items():
         if len(members) < 2:

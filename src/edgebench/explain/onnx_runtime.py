@@ -17,7 +17,7 @@ from typing import Any
 
 from edgebench.explain import ExplainRequest, Findings
 from edgebench.explain.graph import engines_summary, onnx_graph
-from edgebench.explain.profile import OpTime, time_shares
+from edgebench.explain.profile import OpTime, shares_of_runs
 
 _CHANGED = re.compile(r"GraphTransformer (\w+) modified: 1")
 # Rule-based rewrites (ConvBnFusion, ...) are not logged by name, but name the initializers
@@ -119,6 +119,5 @@ def explain(request: ExplainRequest) -> Findings:
     if not ops:
         findings.profile_error = "ONNX Runtime's profiler recorded no node times"
     else:
-        median = sorted(wall)[len(wall) // 2]
-        findings.profile = time_shares(ops, median, "onnxruntime profiler", len(wall))
+        findings.profile = shares_of_runs(ops, wall, "onnxruntime profiler")
     return findings

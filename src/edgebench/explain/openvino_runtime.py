@@ -5,13 +5,12 @@ OpenVINO's performance counters."""
 from __future__ import annotations
 
 import re
-import statistics
 from collections import Counter
 from typing import Any
 
 from edgebench.explain import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary
-from edgebench.explain.profile import OpTime, time_shares
+from edgebench.explain.profile import OpTime, shares_of_runs
 
 _PRECISION_SUFFIX = re.compile(r"_(f32|f16|bf16|i8|u8|i32|i64|fp32|fp16|int8|uint8)$", re.I)
 
@@ -102,7 +101,5 @@ def explain(request: ExplainRequest) -> Findings:
     if not ops:
         findings.profile_error = "OpenVINO's performance counters reported no executed layer"
     else:
-        findings.profile = time_shares(
-            ops, statistics.median(wall), "OpenVINO performance counters", len(wall)
-        )
+        findings.profile = shares_of_runs(ops, wall, "OpenVINO performance counters")
     return findings

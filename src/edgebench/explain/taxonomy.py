@@ -10,6 +10,7 @@ imports a framework.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 CATEGORIES: tuple[str, ...] = (
     "conv",
@@ -128,3 +129,10 @@ def category_of_kernel(name: str) -> str:
         if cat in found:
             return cat
     return category(name)
+
+
+def deciding_op(parts: Sequence[str]) -> str:
+    """The op of a fused kernel that decides its category: the convolution of
+    conv2d+add+relu (`parts` is not empty)."""
+    heaviest = category_of_kernel("_".join(parts))
+    return next((p for p in parts if category(p) == heaviest), parts[0])

@@ -12,7 +12,7 @@ from typing import Any
 
 from edgebench.explain import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary
-from edgebench.explain.profile import OpTime, time_shares
+from edgebench.explain.profile import OpTime, shares_of_runs
 
 _PRECISION = re.compile(r"\b(FP32|FP16|BF16|FP8|Int8|INT8|Int32|Bool)\b")
 
@@ -90,6 +90,5 @@ def explain(request: ExplainRequest) -> Findings:
     if not ops:
         findings.profile_error = "TensorRT's profiler reported no layer times"
     else:
-        median = sorted(wall)[len(wall) // 2]
-        findings.profile = time_shares(ops, median, "TensorRT IProfiler", len(wall))
+        findings.profile = shares_of_runs(ops, wall, "TensorRT IProfiler")
     return findings

@@ -9,7 +9,7 @@ from typing import Any
 
 from edgebench.explain import ExplainRequest, Findings
 from edgebench.explain.graph import OpGraph, engines_summary, read_tflite
-from edgebench.explain.profile import OpTime, ProfileUnavailable, time_shares
+from edgebench.explain.profile import OpTime, ProfileUnavailable, shares_of_runs
 
 XNNPACK = "XNNPACK"
 KERNELS = "TFLite kernels"
@@ -76,7 +76,5 @@ def explain(request: ExplainRequest) -> Findings:
         OpTime(e["name"], e["name"], e["ms_per_run"], engine.get(e["type"], ""))
         for e in profiled["events"]
     ]
-    findings.profile = time_shares(
-        ops, profiled["wall_ms_per_run"], "LiteRT profiler", len(profiled["walls_ms"])
-    )
+    findings.profile = shares_of_runs(ops, profiled["walls_ms"], "LiteRT profiler")
     return findings

@@ -20,8 +20,8 @@ from typing import Any
 
 from edgebench.explain import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary, torch_graph
-from edgebench.explain.profile import OpTime, time_shares
-from edgebench.explain.taxonomy import category, category_of_kernel
+from edgebench.explain.profile import OpTime, shares_of_runs
+from edgebench.explain.taxonomy import deciding_op
 
 RUN_MARK = "edgebench::run"  # the profiler range around each timed run
 MODEL_MARK = "edgebench::model"  # ... and around the module's call in it (no input copies)
@@ -172,18 +172,10 @@ def wrapper_kernels(code: str) -> list[Kernel]:
     return kernels
 
 
-def _representative(parts: tuple[str, ...]) -> str:
-    """The part of a fused kernel that decides its category (the convolution of conv+relu)."""
-    if not parts:
-        return ""
-    heaviest = category_of_kernel("_".join(parts))
-    return next((p for p in parts if category(p) == heaviest), parts[0])
-
-
 def kernel_node(index: int, kernel: Kernel) -> Node:
     name = kernel.callee
     if name.startswith(("cpp_", "triton_")):
-        op = _representative(kernel.parts) or name
+        op = deciding_op(kernel.parts) if kernel.parts else name
         label = "cpp_fused" if name.startswith("cpp_") else "triton_fused"
         label += f"({'+'.join(kernel.parts)})" if kernel.parts else ""
     else:
@@ -371,8 +363,7 @@ def explain(request: ExplainRequest) -> Findings:
     if not ops:
         findings.profile_error = "the torch profiler recorded no op"
     else:
-        median = sorted(wall)[len(wall) // 2]
-        findings.profile = time_shares(ops, median, "torch profiler (self CPU time)", len(wall))
+        findings.profile = shares_of_runs(ops, wall, "torch profiler (self CPU time)")
     return findings
 
 

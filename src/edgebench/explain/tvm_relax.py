@@ -22,8 +22,8 @@ from typing import Any
 
 from edgebench.explain import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary
-from edgebench.explain.profile import OpTime, time_shares
-from edgebench.explain.taxonomy import category, category_of_kernel
+from edgebench.explain.profile import OpTime, shares_of_runs
+from edgebench.explain.taxonomy import category, deciding_op
 
 _CALL = re.compile(r"^\s*call\s+(\S+)\s+in:(.*?)\s+dst:\s*(\S+)\s*$")
 _BLOCK = re.compile(r'T\.sblock\("([^"]+)"')
@@ -127,11 +127,9 @@ def _node_for(name: str, args: tuple[str, ...], kernel: Kernel | None, engine: s
         op = kernel.parts[0] if kernel else _strip_digits(name)
         return Node(name, op, args[:-1], args[-1:], kernel is not None and kernel.depthwise,
                     engine=engine)  # fmt: skip
-    heaviest = category_of_kernel("_".join(kernel.parts))
-    op = next((p for p in kernel.parts if category(p) == heaviest), kernel.parts[0])
     return Node(
         name,
-        op,
+        deciding_op(kernel.parts),
         args[:-1],
         args[-1:],
         depthwise=kernel.depthwise,
@@ -204,8 +202,8 @@ def explain(request: ExplainRequest) -> Findings:
 
 
 def _profile(request: ExplainRequest, runtime: Any, nodes: list[Node], findings: Findings) -> None:
-    """Per-kernel time from the VM's instrument hook over `request.runs` runs, as shares of
-    the wall time of the same number of runs without the hook (the harness's clock)."""
+    """Per-kernel time from the VM's instrument hook over as many runs as the harness timed,
+    as shares of the wall time of those runs without the hook (the harness's clock)."""
     inputs = request.inputs
     wall = request.time_runs(lambda: runtime.predict(inputs))
     started: dict[str, int] = {}
@@ -247,6 +245,4 @@ def _profile(request: ExplainRequest, runtime: Any, nodes: list[Node], findings:
             shown = node.label if category(node.label, node.depthwise) == node.category else ""
             op = shown or node.op
             ops.append(OpTime(symbol, op, ms, node.engine, depthwise=node.depthwise))
-    findings.profile = time_shares(
-        ops, statistics.median(wall), "TVM VM instrument (per-kernel wall time)", len(wall)
-    )
+    findings.profile = shares_of_runs(ops, wall, "TVM VM instrument (per-kernel wall time)")

@@ -192,16 +192,11 @@ def explain(job: dict[str, Any]) -> dict[str, Any]:
     model = ModelSpec.from_dict(job["model"])
     batch, runs, warmup = int(job["batch_size"]), int(job["runs"]), int(job["warmup"])
 
+    # The harness's own timed loop, for exactly `runs` timed runs after the warm-up.
+    rule = StopRule(warmup_runs=warmup, min_runs=runs, min_duration_s=0.0, max_runs=runs)
+
     def clock(run: Callable[[], object]) -> list[float]:
-        # The harness's clock, as in time_runs: warm-up, then each whole run timed alone.
-        for _ in range(warmup):
-            run()
-        samples = []
-        for _ in range(runs):
-            t = time.perf_counter_ns()
-            run()
-            samples.append((time.perf_counter_ns() - t) / 1e6)
-        return samples
+        return time_runs(lambda _inputs: run(), [], rule).samples_ms
 
     request = ExplainRequest(
         compiler=get_compiler(job["compiler"]),
@@ -215,7 +210,6 @@ def explain(job: dict[str, Any]) -> dict[str, Any]:
         options=job["options"],
         inputs=make_inputs(model, batch, seed=job.get("seed", 0)),
         time_runs=clock,
-        runs=runs,
     )
     return explain_cell(request)
 
