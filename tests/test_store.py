@@ -114,3 +114,49 @@ def test_record_json_has_the_interface_fields(tmp_path: Path) -> None:
     record = _cell("r", 1, [1.0, 2.0]).to_dict()
     assert sorted(record) == sorted(golden["record"])
     assert sorted(record["latency_ms"]) == sorted(golden["latency_ms"])
+
+
+def _plant_v1_store(db: Path) -> dict:
+    """A store holding one run and one cell exactly as edgebench 0.1.0 (schema 1) wrote them."""
+    golden = json.loads((Path(__file__).parent / "golden" / "stored_record_v1.json").read_text())
+    run, cell = golden["run"], golden["cell"]
+    with ResultStore(db):
+        pass  # creates the schema-1 tables
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                run["run_id"],
+                run["created_at"],
+                run["edgebench_version"],
+                run["git_commit"],
+                json.dumps(run["system_json"]),
+                json.dumps(run["config_json"]),
+            ),
+        )
+        columns = [k for k in cell if k != "id"]
+        values = [
+            json.dumps(cell[k]) if k in ("record_json", "samples_json") else cell[k]
+            for k in columns
+        ]
+        conn.execute(
+            f"INSERT INTO cells ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            values,
+        )
+    conn.close()
+    return golden
+
+
+def test_a_stored_record_of_schema_1_round_trips_unchanged(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    golden = _plant_v1_store(db)
+    with ResultStore(db) as store:
+        (cell,) = store.cells()
+        assert cell.to_dict(samples=False) == golden["cell"]["record_json"]
+        assert cell.latency_samples_ms == golden["cell"]["samples_json"]
+        assert store.run(golden["run"]["run_id"]).config == golden["run"]["config_json"]
+        # Written again by this edgebench, it reads back the same.
+        store.add_cell(cell)
+        again = store.cells()[-1]
+    assert again.to_dict() == cell.to_dict()
