@@ -37,7 +37,8 @@ _BARE = {
     "tflite": """
 import sys, time, numpy as np
 from ai_edge_litert.interpreter import Interpreter
-path, threads, runs, mode, shape = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, threads, runs, mode, shape = sys.argv[1:6]
+threads, runs = int(threads), int(runs)
 it = Interpreter(model_path=path, num_threads=threads)
 inp = it.get_input_details()[0]
 shape = [int(d) for d in shape.split(",")]
@@ -53,7 +54,8 @@ call = e2e if mode == "e2e" else it.invoke
 """,
     "onnxruntime": """
 import sys, time, numpy as np, onnxruntime as ort
-path, threads, runs, mode, shape = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, threads, runs, mode, shape = sys.argv[1:6]
+threads, runs = int(threads), int(runs)
 so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
 s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 name = s.get_inputs()[0].name
@@ -71,7 +73,8 @@ call = e2e if mode == "e2e" else infer
     "openvino": """
 import sys, json, time, numpy as np, openvino as ov
 from pathlib import Path
-path, threads, runs, mode, shape = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, threads, runs, mode, shape = sys.argv[1:6]
+threads, runs = int(threads), int(runs)
 folder = Path(path)
 precision = json.loads((folder / "edgebench.json").read_text())["precision"]
 hint = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}[precision]

@@ -32,7 +32,7 @@ def _one_line_error(r) -> str:  # type: ignore[no-untyped-def]
         (["--model", "mobilenet_v2", "--batch", "1,x"], "--batch takes whole numbers"),
         (["--model", "mobilenet_v2", "--batch", "0"], "batch sizes must be"),
         (["--model", "nope/model.onnx"], "no such model file"),
-        (["--model", "mobilenet_v2", "--min-runs", "0"], "minimum runs"),
+        (["--model", "mobilenet_v2", "--min-runs", "0"], "--min-runs: Input should be greater"),
     ],
 )
 def test_bad_names_exit_2_with_the_valid_values(
@@ -126,3 +126,52 @@ def test_export_unknown_format_and_run(tmp_path: Path) -> None:
     header, row = csv.stdout.splitlines()[:2]
     assert header.startswith("run_id,model,weights,compiler,precision,batch_size")
     assert ",null,fp32,1," in row
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        (
+            "ort_grpah_opt=disable",
+            "error: unknown option 'ort_grpah_opt' for onnxruntime (did you mean "
+            "'ort_graph_opt'?); its options: ort_graph_opt, ort_int8_activation, ort_provider",
+        ),
+        (
+            "ort_graph_opt=al",
+            "error: option ort_graph_opt=al: choose one of disable, basic, extended, all "
+            "(for onnxruntime)",
+        ),
+        ("xnnpak=false", "error: unknown option 'xnnpak' for onnxruntime"),
+    ],
+)
+def test_compiler_options_are_checked_before_any_work(
+    tmp_path: Path, option: str, needle: str
+) -> None:
+    r = run_cli(
+        "run", "--model", "mobilenet_v2", "--compiler", "onnxruntime", "--weights", "random",
+        "-o", option, "--db", str(tmp_path / "r.db"), cwd=tmp_path, env=cli_env(tmp_path / "c"),
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert _one_line_error(r) == needle or _one_line_error(r).startswith(needle)
+    assert not (tmp_path / "r.db").exists()  # refused before the store was touched
+    assert not (tmp_path / "c").exists()  # and before any conversion
+
+
+def test_an_option_of_one_compiler_in_the_grid_is_fine_for_the_others(tmp_path: Path) -> None:
+    r = run_cli(
+        "run", "--model", "mobilenet_v2_035_96", "--compiler", "null,tflite", "--precision",
+        "int4", "-o", "xnnpack=false", cwd=tmp_path, env=cli_env(tmp_path / "c"),
+    )  # fmt: skip
+    # The options pass (xnnpack is tflite's); the precision is what is refused.
+    assert r.returncode == 2 and "unknown precision 'int4'" in _one_line_error(r)
+
+
+def test_compiler_options_are_listed(tmp_path: Path) -> None:
+    r = run_cli("compiler", "show", "onnxruntime", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for text in ("ort_graph_opt", "disable, basic, extended, all", "ort_int8_activation"):
+        assert text in r.stdout
+    r = run_cli("list", "compilers", "--options", cwd=tmp_path)
+    assert r.returncode == 0 and "tvm_tune_trials" in r.stdout and "ov_hint" in r.stdout
+    r = run_cli("compiler", "show", "tflight", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown compiler 'tflight'" in r.stderr

@@ -132,7 +132,7 @@ def test_time_shares_add_up_to_the_measured_latency() -> None:
 
 
 def test_xnnpack_partitions_are_read_from_the_delegate_nodes() -> None:
-    from edgebench.explain.tflite import delegated_nodes
+    from edgebench.compilers.tflite.explain import delegated_nodes
 
     ops = [
         {"index": 0, "op_name": "CONV_2D", "inputs": [0, 1], "outputs": [2]},
@@ -269,7 +269,7 @@ def test_a_compiler_without_an_explainer_still_shows_its_input_graph(
 def test_tensorrt_layers_name_the_onnx_nodes_they_fused() -> None:
     """The inspector JSON of an engine built with detailed verbosity (its layout as TensorRT 10
     writes it), read without TensorRT: the fused layer traces back to Conv+BN+Relu."""
-    from edgebench.explain.tensorrt_engine import engine_graph
+    from edgebench.compilers.tensorrt_engine.explain import engine_graph
 
     info = {
         "Layers": [

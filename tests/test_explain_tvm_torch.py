@@ -167,16 +167,17 @@ def test_a_build_through_the_tuning_pipeline_is_explained_kernel_by_kernel(
 
 def test_tvm_ablates_tuning_only_when_tuned() -> None:
     from edgebench.compilers import get_compiler
+    from edgebench.compilers.base import Compiler
 
     tvm = get_compiler("tvm")
-    assert tvm.explainer == "edgebench.explain.tvm_relax:explain"
+    assert type(tvm).explain is not Compiler.explain  # TVM explains itself
     assert tvm.ablations("fp32", {"tvm_tune_trials": 0}) == []
     (step,) = tvm.ablations("fp32", {"tvm_tune_trials": 64})
     assert step.change == "tuning off (untuned build)" and step.options == {"tvm_tune_trials": 0}
 
 
 def test_vm_calls_are_read_from_the_executable_text() -> None:
-    from edgebench.explain.tvm_relax import vm_calls
+    from edgebench.compilers.tvm_relax.explain import vm_calls
 
     text = """@main:
   call  vm.builtin.alloc_storage in: %vm, c[2], i0 dst: %1
@@ -238,9 +239,10 @@ def test_eager_torch_runs_the_program_as_it_is(tmp_path: Path, shared_cache: Pat
 
 def test_torch_ablates_freezing_then_compilation() -> None:
     from edgebench.compilers import get_compiler
+    from edgebench.compilers.base import Compiler
 
     torch = get_compiler("torch")
-    assert torch.explainer == "edgebench.explain.torch_runtime:explain"
+    assert type(torch).explain is not Compiler.explain  # torch explains itself
     assert torch.options({})["torch_freezing"] is True
     steps = torch.ablations("fp32", torch.options({}))
     assert [(s.change, s.options) for s in steps] == [
@@ -251,7 +253,11 @@ def test_torch_ablates_freezing_then_compilation() -> None:
 
 
 def test_inductor_wrapper_code_is_read_kernel_by_kernel() -> None:
-    from edgebench.explain.torch_runtime import fusions, split_kernel_name, wrapper_kernels
+    from edgebench.compilers.torch_runtime.explain import (
+        fusions,
+        split_kernel_name,
+        wrapper_kernels,
+    )
 
     assert split_kernel_name("cpp_fused__native_batch_norm_legit_no_training_hardtanh_13") == [
         "batch_norm",

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_env, run_cli
-from edgebench.results import CellResult
+from edgebench.results import CellResult, latest_cells
 from edgebench.store import ResultStore
 from edgebench.suites import SuiteError, builtin_names, load_suite, parse_suite
-from edgebench.suites.execute import completed_keys, latest_cells
+from edgebench.suites.execute import completed_keys
 
 GOOD = """\
 name: tiny
@@ -65,7 +65,7 @@ grids:
             10,
             "unknown key 'min_duraton_s' (did you mean 'min_duration_s'?)",
         ),
-        (GOOD + "    scenario: streaming\n", 8, "grids[0].scenario: Input should be"),
+        (GOOD + "    scenario: streaming\n", 8, "grids[0].scenario: unknown scenario 'streaming'"),
         (GOOD + "    weights: random\n", 8, "grids[0].weights: key given twice"),
         (GOOD.replace("    compilers: [null]\n", ""), 3, "grids[0]: missing key 'compilers'"),
         (
@@ -75,6 +75,17 @@ grids:
         ),
         (GOOD.replace("[1, 4]", "[1, 4"), 7, "not valid YAML"),
         (GOOD.replace("[null]", '[null, "snpe"]'), 4, "compilers[1]: unknown compiler 'snpe'"),
+        (
+            GOOD.replace("[null]", "[null, tflite]") + "    options: {xnnpak: false}\n",
+            8,
+            "grids[0].options: unknown option 'xnnpak' for null, tflite (did you mean "
+            "'xnnpack'?); their options: xnnpack",
+        ),
+        (
+            GOOD.replace("[null]", "[tflite]") + "    options: {xnnpack: maybe}\n",
+            8,
+            "grids[0].options: option xnnpack=maybe: takes true or false (for tflite)",
+        ),
     ],
 )
 def test_bad_suites_name_the_line_and_key(text: str, line: int, needle: str) -> None:
@@ -88,20 +99,20 @@ def test_bad_suites_name_the_line_and_key(text: str, line: int, needle: str) -> 
 
 def test_optional_and_wildcard_compilers() -> None:
     s = parse_suite(GOOD.replace("[null]", '[null, "snpe?"]'), "s.yaml")
-    assert s.grid_compilers == [["null"]]
+    assert [g.compiler_names() for g in s.grids()] == [["null"]]
     assert any("snpe" in n for n in s.notes)
     s = parse_suite(GOOD.replace("[null]", '"*"').replace("[fp32, int8]", '"*"'), "s.yaml")
-    assert "null" not in s.grid_compilers[0] and "tflite" in s.grid_compilers[0]
-    configs = s.run_configs()
-    by = {c.compilers[0]: c.precisions for c in configs}  # one config per compiler
-    assert by["tflite"] == ["fp32", "fp16", "int8-dynamic", "int8"]
-    assert by["tensorflow"] == ["fp32"]
+    (grid,) = s.grids()
+    assert "null" not in grid.compiler_names() and "tflite" in grid.compiler_names()
+    # each compiler measures its own precisions
+    assert grid.precisions_of("tflite") == ["fp32", "fp16", "int8-dynamic", "int8"]
+    assert grid.precisions_of("tensorflow") == ["fp32"]
 
 
 def test_builtin_suites_validate() -> None:
     assert {"quick", "paise2021", "edge-cpu"} <= set(builtin_names())
     quick = load_suite("quick")
-    baseline, tflite, onnx_family, tvm = quick.run_configs()
+    baseline, tflite, onnx_family, tvm = quick.grids()
     for cfg in (baseline, tflite):
         assert cfg.models == ["mobilenet_v2", "resnet50_v2", "ssd_mobilenet_v2"]
         assert cfg.batch_sizes == [1, 8] and cfg.weights == "random"
@@ -111,8 +122,8 @@ def test_builtin_suites_validate() -> None:
     assert onnx_family.precisions == ["fp32", "int8"] and onnx_family.calib_size == 20
     assert tvm.compilers == ["tvm"] and tvm.models == ["mobilenet_v2"]
     paise = load_suite("paise2021")
-    assert all(c.batch_sizes == [1, 2, 4, 8, 16, 32, 64, 128] for c in paise.run_configs())
-    assert {p for c in paise.run_configs() for p in c.precisions} == {"fp32", "fp16", "int8"}
+    assert all(c.batch_sizes == [1, 2, 4, 8, 16, 32, 64, 128] for c in paise.grids())
+    assert {p for c in paise.grids() for p in c.precisions} == {"fp32", "fp16", "int8"}
 
 
 def test_suite_cli_rejects_before_running(tmp_path: Path) -> None:

@@ -75,16 +75,16 @@ def test_sampled_energy_matches_the_scripted_counter(scripted_rapl: tuple[Path, 
     telemetry.stop()
     window = telemetry._trace.times[-1] - telemetry._trace.times[0]
     summary = telemetry.summary(inferences=200, window_s=window)
-    assert summary["power_source"] == "rapl(package-0)"
+    assert summary.power_source == "rapl(package-0)"
     # The writer thread can lag its clock by a scheduling delay on a loaded machine (15 ms was
     # seen): a 3 s window keeps that well inside 1%.
-    assert summary["power_w"]["avg"] == pytest.approx(watts, rel=0.01)
-    assert summary["energy_j_per_inf"] == pytest.approx(
-        summary["power_w"]["avg"] * window / 200, rel=1e-6
+    assert summary.power_w["avg"] == pytest.approx(watts, rel=0.01)
+    assert summary.energy_j_per_inf == pytest.approx(
+        summary.power_w["avg"] * window / 200, rel=1e-6
     )
-    assert summary["inf_per_j"] == pytest.approx(200 / (summary["power_w"]["avg"] * window))
-    assert summary["telemetry"]["power_samples"] >= 120
-    assert summary["power_w"]["idle"] is None and summary["power_w"]["net"] is None
+    assert summary.inf_per_j == pytest.approx(200 / (summary.power_w["avg"] * window))
+    assert summary.telemetry["power_samples"] >= 120
+    assert summary.power_w["idle"] is None and summary.power_w["net"] is None
 
 
 def _ina3221(root: Path) -> None:
@@ -117,15 +117,13 @@ def test_ina3221_rails_frequency_temperature_and_throttling(tmp_path: Path) -> N
     time.sleep(0.3)
     telemetry.stop()
     s = telemetry.summary(inferences=30, window_s=0.3)
-    assert s["power_source"] == "ina3221(VDD_IN,VDD_CPU_GPU_CV)"
-    assert s["power_w"]["avg"] == pytest.approx(10.5) and s["power_w"]["peak"] == pytest.approx(
-        10.5
-    )
-    assert s["power_w"]["idle"] == pytest.approx(10.5) and s["power_w"]["net"] == pytest.approx(0.0)
-    assert s["energy_j_per_inf"] == pytest.approx(10.5 * 0.3 / 30)
-    assert s["cpu_freq_mhz"] == {"min": 1500.0, "avg": 1500.0}
-    assert s["temp_c"] == {"max": 71.5}
-    assert s["throttled"] is True  # 1.5 GHz against a 2 GHz top clock
+    assert s.power_source == "ina3221(VDD_IN,VDD_CPU_GPU_CV)"
+    assert s.power_w["avg"] == pytest.approx(10.5) and s.power_w["peak"] == pytest.approx(10.5)
+    assert s.power_w["idle"] == pytest.approx(10.5) and s.power_w["net"] == pytest.approx(0.0)
+    assert s.energy_j_per_inf == pytest.approx(10.5 * 0.3 / 30)
+    assert s.cpu_freq_mhz == {"min": 1500.0, "avg": 1500.0}
+    assert s.temp_c == {"max": 71.5}
+    assert s.throttled is True  # 1.5 GHz against a 2 GHz top clock
 
 
 def test_no_meter_means_null_power_with_the_reason(tmp_path: Path) -> None:
@@ -136,9 +134,9 @@ def test_no_meter_means_null_power_with_the_reason(tmp_path: Path) -> None:
     time.sleep(0.1)
     telemetry.stop()
     s = telemetry.summary(inferences=10, window_s=0.1)
-    assert s["power_w"] is None and s["energy_j_per_inf"] is None and s["inf_per_j"] is None
-    assert s["power_source"].startswith("none (") and "RAPL" in s["power_source"]
-    assert s["throttled"] is False and s["cpu_freq_mhz"]["min"] == 2000.0
+    assert s.power_w is None and s.energy_j_per_inf is None and s.inf_per_j is None
+    assert s.power_source.startswith("none (") and "RAPL" in s.power_source
+    assert s.throttled is False and s.cpu_freq_mhz["min"] == 2000.0
 
 
 def _script(tmp_path: Path, name: str, body: str) -> str:

@@ -133,7 +133,8 @@ def test_every_precision_converts_runs_and_is_what_it_claims(
         "tflite",
         "--precision",
         "int8",
-        "--no-xnnpack",
+        "-o",
+        "xnnpack=false",
     )[0]
     first = by[("tflite", "int8", 1)]
     assert again["cache_hit"] is True and again["artifact_path"] == first["artifact_path"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -11,43 +12,12 @@ Status = Literal["ok", "failed", "unsupported", "skipped"]
 STATUSES: tuple[str, ...] = ("ok", "failed", "unsupported", "skipped")
 
 
-TELEMETRY_FIELDS = (
-    "power_w",
-    "energy_j_per_inf",
-    "inf_per_j",
-    "power_source",
-    "cpu_freq_mhz",
-    "temp_c",
-    "throttled",
-    "telemetry",
-)
-
-
-def drift(samples_ms: list[float], power_w: list[float] | None) -> dict[str, Any]:
-    """How a long window changed: the median latency and mean power of its first tenth
-    against its last tenth, and the change in percent."""
-    import statistics
-
-    def tenths(values: list[float], reduce: Any) -> tuple[float, float] | None:
-        if len(values) < 10:
-            return None
-        k = len(values) // 10
-        return reduce(values[:k]), reduce(values[-k:])
-
-    result: dict[str, Any] = {}
-    for name, values, reduce in (
-        ("latency_p50_ms", samples_ms, statistics.median),
-        ("power_w", power_w or [], statistics.fmean),
-    ):
-        pair = tenths(values, reduce)
-        if pair is not None:
-            first, last = pair
-            result[name] = {
-                "first": first,
-                "last": last,
-                "change_pct": 100 * (last - first) / first if first else None,
-            }
-    return result
+# Cells with these statuses are done: a resumed run does not measure them again. A failed cell
+# runs again, and its new row is appended (readers keep the latest row of a cell).
+COMPLETED_STATUSES: tuple[str, ...] = ("ok", "unsupported", "skipped")
+# Above this share of all cores taken by other processes while a cell was timed, the cell is
+# flagged as noisy (a warning, a mark in reports; `compare` will not fail a gate on it).
+NOISY_PCT = 10.0
 
 
 @dataclass
@@ -116,6 +86,14 @@ class CellResult:
             self.threads,
         )
 
+    def resume_key(self) -> tuple[Any, ...]:
+        """What identifies a cell when a run is resumed: its key() and its LoadGen scenario."""
+        return (*self.key(), (self.loadgen or {}).get("scenario"))
+
+    @property
+    def noisy(self) -> bool:
+        return self.noise_cpu_pct is not None and self.noise_cpu_pct > NOISY_PCT
+
     def to_dict(self, samples: bool = True) -> dict[str, Any]:
         data = asdict(self)
         if not samples:
@@ -137,3 +115,12 @@ class CellResult:
         self.n_runs = len(samples_ms)
         self.duration_s = window_s
         self.throughput_ips = batch_size * len(samples_ms) / window_s if window_s > 0 else None
+
+
+def latest_cells(cells: Iterable[CellResult]) -> list[CellResult]:
+    """The last row of each cell of each run, in first-seen order (a resumed run may hold a
+    failed row and, later, the row of its re-run)."""
+    latest: dict[tuple[Any, ...], CellResult] = {}
+    for c in cells:
+        latest[(c.run_id, *c.resume_key())] = c  # a dict keeps the first position
+    return list(latest.values())

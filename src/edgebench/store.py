@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 import uuid
@@ -67,6 +68,19 @@ class RunInfo:
     n_cells: int = 0
 
 
+def _holder_alive(host: str, pid: int) -> bool:
+    """Whether a lock's holder still runs; one on another host is assumed to."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
@@ -85,31 +99,69 @@ def check_writable(path: Path) -> None:
 
 
 class ResultStore:
-    """A results store file. Use as a context manager."""
+    """A results store file. Use as a context manager.
 
-    def __init__(self, path: Path) -> None:
+    `read_only` opens it with SQLite's read-only mode: nothing is created or written, so a
+    store on read-only media can be read, and a file that is not a store is left untouched.
+    """
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=30)
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            if read_only:
+                self.conn = self._connect_read_only()
+            else:
+                self.conn = sqlite3.connect(str(self.path), timeout=30)
             self.conn.execute("PRAGMA foreign_keys=ON")
             self._init_schema()
+            if not read_only:  # only once the file is known to be a store
+                self.conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable edgebench store ({exc})") from exc
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
+            conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+            return conn
+        except sqlite3.OperationalError:
+            # On read-only media SQLite cannot make the WAL's shared-memory file: read the
+            # file as it is, as immutable.
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
+
     def _init_schema(self) -> None:
-        with self.conn:
-            self.conn.executescript(_SCHEMA)
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
+        """Checks that the file is an edgebench store this version can read, and creates the
+        schema in a new, empty file; another program's database is never written to."""
+        tables = {
+            r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if not tables:
+            if self.read_only:
+                raise StoreError(f"{self.path}: an empty file, not an edgebench store")
+            with self.conn:
+                self.conn.executescript(_SCHEMA)
                 self.conn.execute(
                     "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: schema version {row[0]} is newer than this edgebench "
-                    f"understands ({SCHEMA_VERSION}); upgrade edgebench"
-                )
+            return
+        if not {"meta", "runs", "cells"} <= tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise StoreError(f"{self.path}: not an edgebench store (its tables: {shown})")
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        try:
+            version = int(row[0]) if row is not None else None
+        except (TypeError, ValueError):
+            version = None
+        if version is None:
+            found = "no schema version" if row is None else f"schema version {row[0]!r}"
+            raise StoreError(f"{self.path}: {found}: not an edgebench store this can read")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this edgebench "
+                f"understands ({SCHEMA_VERSION}); upgrade edgebench"
+            )
 
     def __enter__(self) -> ResultStore:
         return self
@@ -171,6 +223,59 @@ class ResultStore:
                 ),
             )
 
+    @contextmanager
+    def run_lock(self, run_id: str) -> Iterator[None]:
+        """Holds run `run_id` for this process while it adds cells to it: a second process
+        that tries (two `--resume` of one run) is refused with one line. A lock left by a
+        process that is gone (kill -9) is taken over."""
+        me = (socket.gethostname(), os.getpid())
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS run_locks (run_id TEXT PRIMARY KEY,"
+                    " host TEXT NOT NULL, pid INTEGER NOT NULL, since REAL NOT NULL)"
+                )
+                row = self.conn.execute(
+                    "SELECT host, pid, since FROM run_locks WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                if row is not None and (row[0], row[1]) != me and _holder_alive(row[0], row[1]):
+                    since = time.strftime("%H:%M:%S", time.localtime(row[2]))
+                    raise StoreError(
+                        f"run {run_id} is busy: process {row[1]} on {row[0]} has been adding "
+                        f"cells to it since {since}; wait for it or stop it"
+                    )
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO run_locks VALUES (?, ?, ?, ?)",
+                    (run_id, *me, time.time()),
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot lock run {run_id} ({exc})") from exc
+        try:
+            yield
+        finally:
+            with self._tx() as c:
+                c.execute("DELETE FROM run_locks WHERE run_id = ? AND pid = ?", (run_id, me[1]))
+
+    def drop_run_if_empty(self, run_id: str) -> None:
+        """Forgets a run that holds no cell (stopped before its first one)."""
+        with self._tx() as c:
+            c.execute(
+                "DELETE FROM runs WHERE run_id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM cells WHERE cells.run_id = runs.run_id)",
+                (run_id,),
+            )
+
+    def completed_keys(self, run_id: str) -> set[tuple[Any, ...]]:
+        """The resume keys of a run's cells that need not run again."""
+        from edgebench.results import COMPLETED_STATUSES
+
+        return {
+            c.resume_key()
+            for c in self.cells(run_id, samples=False)
+            if c.status in COMPLETED_STATUSES
+        }
+
     def runs(self) -> list[RunInfo]:
         rows = self.conn.execute(
             "SELECT r.run_id, r.created_at, r.edgebench_version, r.git_commit, r.system_json,"
@@ -200,9 +305,15 @@ class ResultStore:
             query += " WHERE run_id = ?"
             args = (run_id,)
         out = []
-        for record_json, samples_json in self.conn.execute(query + " ORDER BY id", args):
-            cell = CellResult.from_dict(json.loads(record_json))
-            if samples:
-                cell.latency_samples_ms = json.loads(samples_json)
+        rows = self.conn.execute(query.replace("SELECT ", "SELECT id, ", 1) + " ORDER BY id", args)
+        for row_id, record_json, samples_json in rows:
+            try:
+                cell = CellResult.from_dict(json.loads(record_json))
+                if samples:
+                    cell.latency_samples_ms = list(json.loads(samples_json))
+            except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+                raise StoreError(
+                    f"{self.path}: cell row {row_id} holds no readable record ({exc})"
+                ) from None
             out.append(cell)
         return out

@@ -94,3 +94,23 @@ class BrokenConvertCompiler(Compiler):
         options: dict[str, Any],
     ) -> Runtime:
         raise AssertionError("never loaded")
+
+
+@register
+class KilledCompiler(_NoConvert):
+    name = "killed"
+    description = "test only: logs a line, then is killed by SIGKILL (as the OOM killer does)"
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        import signal
+
+        print("an unrelated log line from the runtime", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")

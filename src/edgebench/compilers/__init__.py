@@ -33,6 +33,7 @@ __all__ = [
     "CompileRequest",
     "Compiler",
     "Runtime",
+    "available_compiler_names",
     "get_compiler",
     "list_compilers",
     "register",
@@ -95,3 +96,8 @@ def get_compiler(name: str) -> Compiler:
 
 def list_compilers() -> list[Compiler]:
     return [cls() for _, cls in sorted(_all().items())]
+
+
+def available_compiler_names() -> list[str]:
+    """The compilers (not `null`) whose runtime this host has, by probing without imports."""
+    return [c.name for c in list_compilers() if c.name != "null" and c.probe().available]

@@ -12,11 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edgebench.compilers.options import Option, unknown_option
 from edgebench.models import ModelSpec
+
+if TYPE_CHECKING:
+    from edgebench.explain.graph import OpGraph
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8-dynamic", "int8", "best")
 
@@ -121,6 +125,49 @@ class Runtime(ABC):
         """Frees what `load` took; the default has nothing to free."""
 
 
+@dataclass
+class ExplainRequest:
+    """What an explainer gets. `time_runs(predict)` is the harness's clock: it warms up, runs
+    `predict()` as many times as the run asks (`explain --runs`) and returns each run's wall
+    time in ms."""
+
+    compiler: Compiler
+    artifact: Path
+    source: Path | None  # the compiler's input (an ONNX file, a SavedModel, ...)
+    source_format: str
+    model: ModelSpec
+    precision: str
+    batch: int
+    threads: int
+    options: dict[str, Any]
+    inputs: list[np.ndarray]
+    time_runs: Callable[[Callable[[], object]], list[float]]
+
+
+@dataclass
+class Findings:
+    """An explainer's answer.
+
+    Attributes:
+        after: the compiled graph, with each node's origins and engine where known.
+        before: the graph before compilation, when the explainer reads it itself (a torch
+            program); None to read `request.source` with the shared readers.
+        fusions: fused kernels the compiler names after their ops (TVM, inductor), when there
+            is no node-to-source map to find them from.
+        placement: which engine ran what: counts per engine, fallback ops, partitions.
+        profile: `time_shares(...)`, or None with `profile_error` saying why.
+        notes: anything else the compiler reports (graph optimizations applied, breaks).
+    """
+
+    after: OpGraph | None = None
+    before: OpGraph | None = None
+    fusions: list[dict[str, Any]] | None = None
+    placement: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] | None = None
+    profile_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Ablation:
     """One optimization switched off or stepped down, for `edgebench explain --ablate`:
@@ -144,17 +191,17 @@ class Compiler(ABC):
     input_formats: ClassVar[tuple[str, ...]] = ()  # formats it compiles from, preferred first
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules it needs
     packages: ClassVar[tuple[str, ...]] = ()  # distributions whose versions key its artifacts
-    # Options and their defaults. Conversion options change the artifact (and its cache key);
-    # runtime options only change how it is loaded.
-    conversion_options: ClassVar[dict[str, Any]] = {}
-    runtime_options: ClassVar[dict[str, Any]] = {}
+    # Its options (compilers/options.py): conversion options change the artifact (and its
+    # cache key); runtime options only change how it is loaded.
+    declared_options: ClassVar[tuple[Option, ...]] = ()
     needs_static_batch: ClassVar[bool] = False  # for models marked fixed_batch
     compiles_per_batch: ClassVar[bool] = False  # artifacts fixed to one batch size, any model
     runs_model: ClassVar[bool] = True  # False for the null compiler: no outputs to score
+    # True for a compiler whose artifact is code for the CPU it is built on (TVM's llvm target,
+    # a TensorRT engine): the CPU joins the artifact's cache key.
+    builds_for_host: ClassVar[bool] = False
     devices: ClassVar[tuple[str, ...]] = ("cpu",)  # where it runs; a suite's "*" takes "cpu"
     install_hint: ClassVar[str] = "(core)"  # what to install, for a compiler with no extra
-    # `module:function` that explains a built cell (edgebench/explain/), imported when used.
-    explainer: ClassVar[str | None] = None
 
     @classmethod
     def probe(cls) -> Availability:
@@ -173,10 +220,24 @@ class Compiler(ABC):
             return f"{self.name} has no {precision} mode (it offers {', '.join(self.precisions)})"
         return None
 
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        return tuple(o.name for o in cls.declared_options)
+
+    @classmethod
+    def option(cls, name: str) -> Option:
+        for o in cls.declared_options:
+            if o.name == name:
+                return o
+        raise unknown_option(name, [cls()])
+
     def options(self, given: dict[str, Any]) -> dict[str, Any]:
-        """Defaults overlaid with the options given that this compiler knows."""
-        known = {**self.conversion_options, **self.runtime_options}
-        return {k: given.get(k, v) for k, v in known.items()}
+        """Every option of this compiler: the given values (parsed and checked) over the
+        defaults. Keys of other compilers are left to them; see `check_options`."""
+        return {
+            o.name: o.parse(given[o.name]) if o.name in given else o.default
+            for o in self.declared_options
+        }
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """The optimizations `explain --ablate` switches off or steps down in turn, each
@@ -184,7 +245,14 @@ class Compiler(ABC):
         return []
 
     def artifact_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        return {k: options[k] for k in self.conversion_options if k in options}
+        """The options that shape the artifact (part of its cache key)."""
+        names = {o.name for o in self.declared_options if o.stage == "conversion"}
+        return {k: v for k, v in options.items() if k in names}
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        """What this compiler did to the model (graph, fusions, placement, op time); a
+        compiler with an explainer overrides this and imports its framework inside."""
+        return Findings(profile_error=f"edgebench has no explainer for {self.name}")
 
     @abstractmethod
     def compile(self, request: CompileRequest) -> CompileOutput:

@@ -135,7 +135,7 @@ def find_path(
     return best
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlannedStep:
     name: str
     stage: str  # cache folder: the converter's name, or the compiler's
@@ -144,9 +144,40 @@ class PlannedStep:
     output_format: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
+class StepRecord:
+    step: str
+    seconds: float
+    cached: bool
+
+
+@dataclass(frozen=True)
+class BuiltArtifact:
+    """A built plan as the harness records it: the artifact, its size, each step's time
+    (from the run that built it), and what the compile step reported."""
+
+    artifact_path: str
+    size_bytes: int
+    steps: tuple[StepRecord, ...]
+    warnings: tuple[str, ...] = ()
+    info: dict[str, Any] = field(default_factory=dict)
+    source_path: str | None = None  # what the compile step started from (explain's "before")
+    source_format: str = ""
+    peak_rss_mb: float | None = None
+
+    @property
+    def convert_s(self) -> float:
+        return round(sum(s.seconds for s in self.steps), 3)
+
+    @property
+    def cache_hit(self) -> bool:
+        return all(s.cached for s in self.steps)
+
+
+@dataclass(frozen=True)
 class Plan:
-    """How to build one compiler artifact: converter steps, then the compile step."""
+    """How to build one compiler artifact: converter steps, then the compile step. Built once
+    by the harness and sent to the conversion worker as it is."""
 
     model: ModelSpec
     weights: ResolvedWeights
@@ -155,7 +186,7 @@ class Plan:
     options: dict[str, Any]
     batch: int | None  # fixed batch of the converted formats (fixed_batch models), or None
     source_key: str
-    steps: list[PlannedStep] = field(default_factory=list)
+    steps: tuple[PlannedStep, ...] = ()
     compile_batch: int | None = None  # the batch the compile step builds for, if it fixes one
 
     @property
@@ -177,12 +208,15 @@ class Plan:
         return cache.lookup(self.final.stage, self.final.key)
 
     def describe(
-        self, cache: ArtifactCache, built: set[str] | frozenset[str] = frozenset()
-    ) -> dict[str, Any]:
+        self,
+        cache: ArtifactCache,
+        built: set[str] | frozenset[str] = frozenset(),
+        peak_rss_mb: float | None = None,
+    ) -> BuiltArtifact:
         """The built plan as the harness records it: the final artifact and its size, and every
         step's time (from the run that built it), warnings and info. `built` holds the keys of
         the steps this run built; the others came from the cache."""
-        steps: list[dict[str, Any]] = []
+        steps: list[StepRecord] = []
         warnings: list[str] = []
         info: dict[str, Any] = {}
         entry: CacheEntry | None = None
@@ -194,25 +228,20 @@ class Plan:
             if entry is None:
                 raise FileNotFoundError(f"cache entry for step {step.name} is missing")
             meta = entry.meta
-            steps.append(
-                {
-                    "step": step.name,
-                    "seconds": meta.get("seconds", 0.0),
-                    "cached": step.key not in built,
-                }
-            )
+            steps.append(StepRecord(step.name, meta.get("seconds", 0.0), step.key not in built))
             warnings.extend(meta.get("warnings", []))
             info.update(meta.get("info", {}))
         assert entry is not None, "describe() needs a plan with steps"
-        return {
-            "artifact_path": str(entry.path),
-            "steps": steps,
-            "warnings": warnings,
-            "info": info,
-            "size_bytes": size_on_disk(entry.path),
-            "source_path": source,
-            "source_format": self.source_format(),
-        }
+        return BuiltArtifact(
+            artifact_path=str(entry.path),
+            size_bytes=size_on_disk(entry.path),
+            steps=tuple(steps),
+            warnings=tuple(warnings),
+            info=info,
+            source_path=source,
+            source_format=self.source_format(),
+            peak_rss_mb=peak_rss_mb,
+        )
 
     def source_format(self) -> str:
         """The format the compiler's own step starts from."""
@@ -230,6 +259,19 @@ def _code_digest(target: str | None) -> str | None:
     if spec is None or spec.origin is None or not Path(spec.origin).is_file():
         return None
     return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
+
+
+def _host_key() -> dict[str, Any]:
+    """What code built for this machine depends on: its CPU, features and GPUs."""
+    from edgebench.sysinfo import cpu_info, gpus
+
+    cpu = cpu_info()
+    return {
+        "cpu": cpu.get("model"),
+        "arch": cpu.get("arch"),
+        "flags": cpu.get("flags"),
+        "gpus": [g.get("name") for g in gpus()],
+    }
 
 
 def source_key(model: ModelSpec, weights: ResolvedWeights) -> str:
@@ -267,17 +309,19 @@ def plan(
     batch = batch_size if (model.fixed_batch and compiler.needs_static_batch) else None
     src_fmt = "zoo" if model.path is None else model.source_format
     skey = source_key(model, weights)
-    result = Plan(model, weights, compiler.name, precision, options, batch, skey)
     # Some compilers build for one batch size whatever the model (TVM's static shapes).
-    result.compile_batch = batch_size if compiler.compiles_per_batch else batch
+    compile_batch = batch_size if compiler.compiles_per_batch else batch
     if "*" in compiler.input_formats:
-        return result
+        return Plan(
+            model, weights, compiler.name, precision, options, batch, skey, (), compile_batch
+        )
     path = find_path(src_fmt, compiler.input_formats, model)
     if path is None:
         raise NoRoute(
             f"no conversion route from {src_fmt} to {compiler.name} "
             f"(it takes {', '.join(compiler.input_formats)})"
         )
+    steps: list[PlannedStep] = []
     prev = skey
     for conv in path:
         key = cache_key(
@@ -288,7 +332,7 @@ def plan(
                 "batch": batch if conv.batch_dependent else None,
             }
         )
-        result.steps.append(PlannedStep(conv.name, conv.name, key, conv, conv.dst))
+        steps.append(PlannedStep(conv.name, conv.name, key, conv, conv.dst))
         prev = key
     key = cache_key(
         {
@@ -297,9 +341,12 @@ def plan(
             "precision": precision,
             "options": compiler.artifact_options(options),
             "versions": package_versions(compiler.packages),
-            "batch": result.compile_batch,
+            "batch": compile_batch,
             "calibration": calibration if precision == "int8" else None,
+            "host": _host_key() if compiler.builds_for_host else None,
         }
     )
-    result.steps.append(PlannedStep(f"{compiler.name}:{precision}", compiler.name, key))
-    return result
+    steps.append(PlannedStep(f"{compiler.name}:{precision}", compiler.name, key))
+    return Plan(
+        model, weights, compiler.name, precision, options, batch, skey, tuple(steps), compile_batch
+    )

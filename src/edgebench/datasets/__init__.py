@@ -1,6 +1,34 @@
 """Datasets for accuracy, fidelity and INT8 calibration: `imagenet:PATH`, `coco:PATH`,
 `folder:PATH`, `samples` and `synthetic`. Imports no framework (images are read with Pillow)."""
 
-from edgebench.datasets.base import Dataset, Item, parse_dataset
+from edgebench.datasets.base import (
+    KINDS,
+    Dataset,
+    Item,
+    load_coco,
+    load_folder,
+    load_imagenet,
+    load_synthetic,
+)
+from edgebench.errors import UnknownName
+
+
+def parse_dataset(spec: str) -> Dataset:
+    """A dataset from `KIND[:PATH]`; raises a one-line error for anything unusable."""
+    kind, _, rest = spec.partition(":")
+    if kind == "samples":
+        from edgebench.datasets.samples import load_samples
+
+        return load_samples(spec)
+    loaders = {
+        "imagenet": load_imagenet,
+        "coco": load_coco,
+        "folder": load_folder,
+        "synthetic": load_synthetic,
+    }
+    if kind not in loaders:
+        raise UnknownName("dataset kind", kind, KINDS)
+    return loaders[kind](spec, rest)
+
 
 __all__ = ["Dataset", "Item", "parse_dataset"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from edgebench.errors import UnknownName, UsageError
+from edgebench.errors import UsageError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 KINDS = ("imagenet", "coco", "folder", "samples", "synthetic")
@@ -170,24 +170,8 @@ def load_synthetic(spec: str, count_text: str) -> Dataset:
         n = int(count_text) if count_text else 16
     except ValueError:
         raise DatasetError(f"dataset '{spec}': synthetic:N takes a count") from None
+    if n < 1:
+        raise DatasetError(f"dataset '{spec}': synthetic:N takes a count of at least 1")
     return Dataset(
         spec, "synthetic", "none", "none", [Item(Path(f"synthetic-{i}")) for i in range(n)]
     )
-
-
-def parse_dataset(spec: str) -> Dataset:
-    """A dataset from `KIND[:PATH]`; raises a one-line error for anything unusable."""
-    kind, _, rest = spec.partition(":")
-    if kind == "samples":
-        from edgebench.datasets.samples import load_samples
-
-        return load_samples(spec)
-    loaders = {
-        "imagenet": load_imagenet,
-        "coco": load_coco,
-        "folder": load_folder,
-        "synthetic": load_synthetic,
-    }
-    if kind not in loaders:
-        raise UnknownName("dataset kind", kind, KINDS)
-    return loaders[kind](spec, rest)

@@ -4,71 +4,23 @@ For one built cell: the graph before compilation (the compiler's input) and afte
 op taxonomy; what was fused; which engine ran each part (delegated or fallback); and per-op
 time from the compiler's own profiler, as shares of the measured latency.
 
-Each compiler names its explainer module (`Compiler.explainer`, one file per compiler in this
-folder) whose `explain(request)` returns `Findings`; `explain_cell` adds the parts every
-compiler shares. It runs in a worker process (harness/worker.py), like every other cell step:
-the explainers import their frameworks.
+Each compiler explains itself: `Compiler.explain(request)` returns `Findings`, from the
+`explain.py` of the compiler's own package (`compilers/tflite/explain.py`, ...), and
+`explain_cell` adds the parts every compiler shares from this folder: the graph readers
+(graph.py), the op taxonomy, per-op time shares (profile.py) and the terminal view (render.py).
+It runs in a worker process (harness/worker.py), like every other cell step: the explainers
+import their frameworks.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edgebench.compilers import Compiler
-from edgebench.explain.graph import OpGraph, find_fusions, read_graph
+from edgebench.compilers.base import ExplainRequest, Findings
+from edgebench.explain.graph import find_fusions, read_graph
 from edgebench.explain.profile import ProfileUnavailable, time_shares
-from edgebench.models import ModelSpec
 
 __all__ = ["ExplainRequest", "Findings", "ProfileUnavailable", "explain_cell", "time_shares"]
-
-
-@dataclass
-class ExplainRequest:
-    """What an explainer gets. `time_runs(predict)` is the harness's clock: it warms up, runs
-    `predict()` as many times as the run asks (`explain --runs`) and returns each run's wall
-    time in ms."""
-
-    compiler: Compiler
-    artifact: Path
-    source: Path | None  # the compiler's input (an ONNX file, a SavedModel, ...)
-    source_format: str
-    model: ModelSpec
-    precision: str
-    batch: int
-    threads: int
-    options: dict[str, Any]
-    inputs: list[np.ndarray]
-    time_runs: Callable[[Callable[[], object]], list[float]]
-
-
-@dataclass
-class Findings:
-    """An explainer's answer.
-
-    Attributes:
-        after: the compiled graph, with each node's origins and engine where known.
-        before: the graph before compilation, when the explainer reads it itself (a torch
-            program); None to read `request.source` with the shared readers.
-        fusions: fused kernels the compiler names after their ops (TVM, inductor), when there
-            is no node-to-source map to find them from.
-        placement: which engine ran what: counts per engine, fallback ops, partitions.
-        profile: `time_shares(...)`, or None with `profile_error` saying why.
-        notes: anything else the compiler reports (graph optimizations applied, breaks).
-    """
-
-    after: OpGraph | None = None
-    before: OpGraph | None = None
-    fusions: list[dict[str, Any]] | None = None
-    placement: dict[str, Any] = field(default_factory=dict)
-    profile: dict[str, Any] | None = None
-    profile_error: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def explain_cell(request: ExplainRequest) -> dict[str, Any]:
@@ -79,15 +31,10 @@ def explain_cell(request: ExplainRequest) -> dict[str, Any]:
     """
     compiler = request.compiler
     result: dict[str, Any] = {"compiler": compiler.name, "precision": request.precision}
-    findings = Findings()
-    if compiler.explainer is None:
-        findings.profile_error = f"edgebench has no explainer for {compiler.name}"
-    else:
-        module, _, func = compiler.explainer.partition(":")
-        try:
-            findings = getattr(importlib.import_module(module), func or "explain")(request)
-        except ProfileUnavailable as exc:  # raised before any graph work: nothing else to add
-            findings = Findings(profile_error=str(exc))
+    try:
+        findings = compiler.explain(request)
+    except ProfileUnavailable as exc:  # raised before any graph work: nothing else to add
+        findings = Findings(profile_error=str(exc))
     before = findings.before
     if before is None and request.source is not None:
         try:

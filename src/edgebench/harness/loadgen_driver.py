@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from edgebench.errors import UsageError
 from edgebench.harness.inputs import make_inputs
 from edgebench.harness.timing import StopRule, TimedWindow
 from edgebench.models import ModelSpec
+
+if TYPE_CHECKING:
+    from edgebench.harness.jobs import LoadGenSpec, ScenarioSpec
 
 # edgebench's scenario names -> LoadGen's TestScenario members.
 SCENARIOS: dict[str, str] = {
@@ -217,10 +220,9 @@ class _BatchingSUT:
         self.thread.join()
 
 
-def _settings(lg: Any, scenario: str, job: dict[str, Any], rule: StopRule, warm_ms: float) -> Any:
-    """LoadGen's TestSettings from the job; unset targets come from the warm-up's latency."""
-    opts: dict[str, Any] = job.get("loadgen") or {}
-    batch = int(job["batch_size"])
+def _settings(lg: Any, opts: LoadGenSpec, batch: int, rule: StopRule, warm_ms: float) -> Any:
+    """LoadGen's TestSettings; unset targets come from the warm-up's latency."""
+    scenario = opts.scenario
     s = lg.TestSettings()
     s.scenario = getattr(lg.TestScenario, SCENARIOS[scenario])
     s.mode = lg.TestMode.PerformanceOnly
@@ -230,13 +232,13 @@ def _settings(lg: Any, scenario: str, job: dict[str, Any], rule: StopRule, warm_
     # target derived from a faster warm-up would schedule more than the SUT can take.
     warm_ms = max(warm_ms, 0.1)
     capacity_qps = batch * 1000.0 / warm_ms  # samples/s the runtime managed in the warm-up
-    target_latency_ms = opts.get("target_latency_ms")
-    target_qps = opts.get("target_qps")
+    target_latency_ms = opts.target_latency_ms
+    target_qps = opts.target_qps
     if scenario == "single-stream":
         expected = target_latency_ms or warm_ms
         s.single_stream_expected_latency_ns = max(int(expected * 1e6), 1)
     elif scenario == "multi-stream":
-        spq = int(opts.get("samples_per_query") or MULTI_STREAM_SAMPLES)
+        spq = int(opts.samples_per_query or MULTI_STREAM_SAMPLES)
         s.multi_stream_samples_per_query = spq
         expected = target_latency_ms or warm_ms * math.ceil(spq / batch)
         s.multi_stream_expected_latency_ns = max(int(expected * 1e6), 1)
@@ -253,7 +255,9 @@ def _settings(lg: Any, scenario: str, job: dict[str, Any], rule: StopRule, warm_
 def run_loadgen(
     predict: Callable[[list[np.ndarray]], Any],
     model: ModelSpec,
-    job: dict[str, Any],
+    spec: ScenarioSpec,
+    batch: int,
+    seed: int = 0,
     on_window: Callable[[str], None] | None = None,
 ) -> tuple[TimedWindow, dict[str, Any]]:
     """Runs one LoadGen performance test on a loaded runtime.
@@ -261,8 +265,10 @@ def run_loadgen(
     Args:
         predict: the runtime's predict, taking a full batch.
         model: the model (its input specs make the sample pool).
-        job: the measure job: batch_size, stop_rule, seed, scenario and `loadgen` options
-            (target_qps, target_latency_ms, samples_per_query, keep_logs).
+        spec: the scenario: its stop rule (LoadGen's minimums) and LoadGen settings (scenario,
+            target_qps, target_latency_ms, samples_per_query, log_dir to keep the logs).
+        batch: the artifact's batch size.
+        seed: of the sample pool's random inputs.
         on_window: called with "start" and "stop" around the test, for noise sampling.
 
     Returns:
@@ -271,11 +277,11 @@ def run_loadgen(
     """
     import mlperf_loadgen as lg
 
-    scenario = job["scenario"]
-    batch = int(job["batch_size"])
-    rule = StopRule(**job["stop_rule"])
+    opts = spec.loadgen
+    assert opts is not None, "a LoadGen scenario has its settings"
+    scenario, rule = opts.scenario, spec.stop_rule
     n_pool = max(POOL_SAMPLES, batch)
-    pool = make_inputs(model, n_pool, seed=job.get("seed", 0))
+    pool = make_inputs(model, n_pool, seed=seed)
     first = [np.ascontiguousarray(a[:batch]) for a in pool]
     clock = time.perf_counter_ns
     t = clock()
@@ -292,8 +298,8 @@ def run_loadgen(
         lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
 
     sut_impl = _BatchingSUT(predict, pool, batch, complete)
-    settings = _settings(lg, scenario, job, rule, warm_ms)
-    keep = (job.get("loadgen") or {}).get("log_dir")
+    settings = _settings(lg, opts, batch, rule, warm_ms)
+    keep = opts.log_dir
     outdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="loadgen-"))
     outdir.mkdir(parents=True, exist_ok=True)
     log = lg.LogSettings()

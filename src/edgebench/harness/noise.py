@@ -10,8 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-NOISY_PCT = 10.0  # above this share of all cores, a cell is flagged as noisy
-
 
 @dataclass(frozen=True)
 class CpuSnapshot:

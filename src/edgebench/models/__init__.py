@@ -13,6 +13,7 @@ __all__ = [
     "ModelSpec",
     "get_model",
     "list_models",
+    "looks_like_path",
     "register",
     "resolve_model",
     "parse_input_shapes",
@@ -37,13 +38,13 @@ def source_format_of(path: Path) -> str:
     return fmt
 
 
-def _looks_like_path(name: str) -> bool:
+def looks_like_path(name: str) -> bool:
     return "/" in name or Path(name).suffix.lower() in _SUFFIX_FORMATS or Path(name).exists()
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:
     """A zoo model by name, or a user's model file (its inputs still to be inspected)."""
-    if not _looks_like_path(name_or_path):
+    if not looks_like_path(name_or_path):
         return get_model(name_or_path)
     path = Path(name_or_path).expanduser().resolve()
     if not path.exists():

@@ -227,3 +227,59 @@ def to_records(comparison: Comparison) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def comparison_table(comparison: Comparison, run_a: str, run_b: str) -> Any:
+    """The comparison as a rich Table: per cell each metric's A, B and change, the test's
+    p-value, whether the CIs overlap, and the verdict."""
+    from rich.table import Table
+
+    metrics = list(comparison.pairs[0].deltas) if comparison.pairs else ["p50"]
+    t = Table(title=f"{run_a} -> {run_b}")
+    for col in ("model", "compiler", "precision", "batch"):
+        t.add_column(col)
+    for m in metrics:
+        unit = "img/s" if m == "throughput" else "ms"
+        t.add_column(f"{m} {unit} A", justify="right")
+        t.add_column("B", justify="right")
+        t.add_column("\u0394", justify="right")
+    for col in ("p (MW)", "CIs", "verdict"):
+        t.add_column(col, justify="right" if col == "p (MW)" else "left")
+    for p in comparison.pairs:
+        row = [p.a.model, p.a.compiler, p.a.precision, str(p.a.batch_size)]
+        for m in metrics:
+            d = p.deltas[m]
+            row += [
+                f"{d.a:.4g}" if d.a is not None else "-",
+                f"{d.b:.4g}" if d.b is not None else "-",
+                f"{d.pct:+.1f}%" if d.pct is not None else "-",
+            ]
+        cis = {True: "overlap", False: "apart", None: "-"}[p.ci_overlap]
+        v = verdict(p)
+        style = "red" if p.regressions else ("green" if v == "faster" else None)
+        row += [f"{p.p_value:.2g}" if p.p_value is not None else "-", cis, v]
+        t.add_row(*row, style=style)
+    for p in comparison.newly_failed:
+        cells = [p.a.model, p.a.compiler, p.a.precision, str(p.a.batch_size)]
+        t.add_row(*cells, *["-"] * (3 * len(metrics)), "-", "-", "NOW FAILED", style="red")
+    return t
+
+
+def gate_lines(
+    comparison: Comparison, rules: Sequence[FailRule], run_a: str, run_b: str
+) -> list[str]:
+    """What the gate found, a line each: regressions, newly failed cells, unmatched cells,
+    and the verdict when it fails."""
+    lines = []
+    for p in comparison.pairs:
+        for r in p.regressions:
+            how = f"p={p.p_value:.2g}" if p.p_value is not None else "95% CIs apart"
+            lines.append(f"regression: {p.label}: {r} ({how})")
+    for p in comparison.newly_failed:
+        lines.append(f"regression: {p.label}: ok in {run_a}, failed in {run_b}: {p.b.error or ''}")
+    if comparison.only_a or comparison.only_b:
+        n_a, n_b = len(comparison.only_a), len(comparison.only_b)
+        lines.append(f"{n_a} cells only in {run_a}, {n_b} only in {run_b}")
+    if comparison.failed:
+        lines.append(f"failed: significant regressions past {', '.join(str(r) for r in rules)}")
+    return lines

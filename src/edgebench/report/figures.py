@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from edgebench.harness.noise import NOISY_PCT
-from edgebench.results import CellResult
+from edgebench.results import NOISY_PCT, CellResult
 
 PALETTE = (
     "#4269d0",

@@ -13,10 +13,9 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
-from edgebench.harness.noise import NOISY_PCT
 from edgebench.report.sections import hosts_html, model_figures_html
 from edgebench.report.table import COLUMNS, flat_row
-from edgebench.results import CellResult
+from edgebench.results import NOISY_PCT, CellResult
 from edgebench.store import RunInfo
 
 _CSS = """

@@ -8,9 +8,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgebench.harness.noise import NOISY_PCT
 from edgebench.report.figures import marks_of
-from edgebench.results import CellResult
+from edgebench.results import NOISY_PCT, CellResult
 from edgebench.store import RunInfo
 
 

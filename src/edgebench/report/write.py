@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from edgebench.errors import UsageError
+from edgebench.results import latest_cells
 from edgebench.store import ResultStore
 
 FORMATS = ("html", "md", "csv")
@@ -21,7 +22,6 @@ def write_report(
 ) -> tuple[Path, list[Path]]:
     """Writes the report of `run_ids` and returns its path and the figure files written."""
     from edgebench.report.figures import all_figures, write_figure_files
-    from edgebench.suites.execute import latest_cells
 
     if fmt not in FORMATS:
         raise UsageError(f"--format takes {', '.join(FORMATS)}, not '{fmt}'")

@@ -1,9 +1,10 @@
 """Benchmark suites: YAML files of one or more grids, checked in full before anything runs.
 
-A suite names its grids (models x compilers x precisions x batch sizes, with threads, weights,
-stop rule, options and an optional MLPerf LoadGen scenario). Loading one validates every key,
-type and name (models, compilers, precisions) and reports the first problem as one line that
-names the file, the line and the key, e.g.
+A suite names its grids. Each grid is a `GridSettings` (settings.py): its keys are the settings
+of `edgebench run` (models x compilers x precisions x batch sizes, threads, weights, stop rule,
+options, data, calibration, telemetry, LoadGen, ...), declared once there. Loading one validates
+every key, type and name (models, compilers, precisions, options, weights, datasets) and reports
+the first problem as one line that names the file, the line and the key, e.g.
 
     quick.yaml:9: grids[0].batch_sizes[1]: Input should be a valid integer
 
@@ -23,90 +24,26 @@ import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edgebench.errors import EdgebenchError, UnknownName, UsageError
-
-SCENARIO_NAMES = ("single-stream", "multi-stream", "server", "offline")
+from edgebench.errors import UnknownName, UsageError
+from edgebench.settings import GridSettings
 
 
 class SuiteError(UsageError):
     """A suite file that cannot be read or does not validate; the message names the line."""
 
 
-# --- the schema --------------------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+# --- the schema: a suite is a name, a description and grids of GridSettings -----------------
+class SuiteSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-
-class StopRuleSpec(_Strict):
-    warmup_runs: int = Field(default=5, ge=0)
-    min_runs: int = Field(default=20, ge=1)
-    min_duration_s: float = Field(default=2.0, ge=0)
-    max_runs: int = Field(default=100_000, ge=1)
-
-
-class LoadGenSpec(_Strict):
-    target_qps: float | None = Field(default=None, gt=0)
-    target_latency_ms: float | None = Field(default=None, gt=0)
-    samples_per_query: int | None = Field(default=None, ge=1)
-
-
-def _as_list(value: Any) -> Any:
-    """A scalar where a list is expected is a list of one (`batch_sizes: 8`)."""
-    return value if isinstance(value, list) or value is None else [value]
-
-
-class GridSpec(_Strict):
-    """One grid of cells. Names are checked after the schema, with their own lines."""
-
-    name: str | None = None
-    models: list[str] = Field(min_length=1)
-    compilers: list[str] = Field(min_length=1)
-    precisions: list[str] = Field(min_length=1)
-    batch_sizes: list[int] = Field(default=[1], min_length=1)
-    threads: int | None = Field(default=None, ge=1)
-    weights: str = "pretrained"  # as `edgebench run`; `random` for speed-only figures
-    stop_rule: StopRuleSpec = Field(default_factory=lambda: StopRuleSpec())
-    options: dict[str, Any] = Field(default_factory=dict)
-    scenario: Literal["single-stream", "multi-stream", "server", "offline"] | None = None
-    loadgen: LoadGenSpec = Field(default_factory=lambda: LoadGenSpec())
-    cell_timeout_s: float = Field(default=900.0, gt=0)
-    calib_size: int = Field(default=100, ge=1)
-    calib_dataset: str | None = None
-    dataset: str | None = None
-    limit: int | None = Field(default=None, ge=1)
-    input_shape: str | None = None
-    fidelity: bool = True
-    seed: int = 0
-
-    @field_validator("models", "compilers", "precisions", "batch_sizes", mode="before")
-    @classmethod
-    def _listify(cls, value: Any) -> Any:
-        return _as_list(value)
-
-    @field_validator("compilers", mode="before")
-    @classmethod
-    def _null_compiler(cls, value: Any) -> Any:
-        # Unquoted `null` in a YAML list is None: in a list of compilers it can only mean the
-        # compiler named null.
-        return [("null" if v is None else v) for v in value] if isinstance(value, list) else value
-
-    @field_validator("batch_sizes")
-    @classmethod
-    def _positive(cls, value: list[int]) -> list[int]:
-        if any(b < 1 for b in value):
-            raise ValueError("batch sizes must be whole numbers of at least 1")
-        return value
-
-
-class SuiteSpec(_Strict):
     name: str
     description: str = ""
-    grids: list[GridSpec] = Field(min_length=1)
+    grids: list[GridSettings] = Field(min_length=1)
 
 
 # --- YAML with line numbers ----------------------------------------------------------------
@@ -212,139 +149,24 @@ class Suite:
     source: str  # a file path, or builtin:NAME
     sha256: str
     notes: list[str] = field(default_factory=list)  # optional compilers left out, and why
-    base_dir: Path = field(default_factory=Path.cwd)  # relative model paths start here
-    grid_compilers: list[list[str]] = field(default_factory=list)  # names after expansion
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    def run_configs(self, cache_dir: Path | None = None) -> list[Any]:
-        """One RunConfig per grid (per compiler where `precisions: '*'`)."""
-        from edgebench.compilers import get_compiler
-        from edgebench.harness.runner import RunConfig
-        from edgebench.harness.timing import StopRule
-
-        configs = []
-        for grid, compilers in zip(self.spec.grids, self.grid_compilers, strict=True):
-            if not compilers:
-                continue
-            models = [_model_arg(m, self.base_dir) for m in grid.models]
-            if grid.precisions == ["*"]:
-                per = [
-                    ([c], [p for p in get_compiler(c).precisions if p != "best"]) for c in compilers
-                ]
-            else:
-                per = [(compilers, list(grid.precisions))]
-            for cnames, precisions in per:
-                cfg = RunConfig(
-                    models=models,
-                    compilers=cnames,
-                    precisions=precisions,
-                    batch_sizes=list(grid.batch_sizes),
-                    weights=grid.weights,
-                    options=dict(grid.options),
-                    stop_rule=StopRule(**grid.stop_rule.model_dump()),
-                    cell_timeout_s=grid.cell_timeout_s,
-                    calib_size=grid.calib_size,
-                    input_shape=grid.input_shape,
-                    seed=grid.seed,
-                    dataset=grid.dataset,
-                    limit=grid.limit,
-                    calib_dataset=grid.calib_dataset,
-                    fidelity=grid.fidelity,
-                    scenario=grid.scenario,
-                    loadgen=grid.loadgen.model_dump(),
-                )
-                if cache_dir is not None:
-                    cfg.cache_dir = cache_dir
-                if grid.threads is not None:
-                    cfg.threads = grid.threads
-                configs.append(cfg)
-        return configs
+    def grids(self, cache_dir: Path | None = None) -> list[GridSettings]:
+        """The suite's grids that have a compiler to run (`cache_dir` overrides theirs)."""
+        grids = [g for g in self.spec.grids if g.compiler_names()]
+        if cache_dir is not None:
+            grids = [g.model_copy(update={"cache_dir": cache_dir}) for g in grids]
+        return grids
 
     def n_cells(self) -> int:
-        return sum(
-            len(c.models) * len(c.compilers) * len(c.precisions) * len(c.batch_sizes)
-            for c in self.run_configs()
-        )
+        return sum(g.n_cells() for g in self.grids())
 
     def describe(self) -> dict[str, Any]:
         """What the store keeps about the suite with its run."""
         return {"name": self.name, "source": self.source, "sha256": self.sha256}
-
-
-def _model_arg(name: str, base: Path) -> str:
-    from edgebench.models import _looks_like_path
-
-    if _looks_like_path(name) and not Path(name).expanduser().is_absolute():
-        candidate = base / name
-        if candidate.exists():
-            return str(candidate)
-    return name
-
-
-def _cpu_compilers() -> list[str]:
-    from edgebench.compilers import list_compilers
-
-    return [c.name for c in list_compilers() if c.name != "null" and "cpu" in c.devices]
-
-
-def _check_names(
-    suite: SuiteSpec, label: str, root: yaml.Node | None, base: Path
-) -> tuple[list[list[str]], list[str]]:
-    """Checks model, compiler and precision names; returns each grid's compilers and notes."""
-    from edgebench.compilers import PRECISIONS, get_compiler
-    from edgebench.models import resolve_model
-
-    def fail(loc: tuple[Any, ...], msg: str) -> SuiteError:
-        return SuiteError(f"{label}:{_find(root, loc)}: {_path(loc)}: {msg}")
-
-    grids: list[list[str]] = []
-    notes: list[str] = []
-    for gi, grid in enumerate(suite.grids):
-        for mi, model in enumerate(grid.models):
-            try:
-                resolve_model(_model_arg(model, base))
-            except EdgebenchError as exc:
-                raise fail(("grids", gi, "models", mi), str(exc)) from None
-        names: list[str] = []
-        for ci, cname in enumerate(grid.compilers):
-            if cname == "*":
-                names.extend(n for n in _cpu_compilers() if n not in names)
-                continue
-            optional = cname.endswith("?")
-            bare = cname.rstrip("?")
-            try:
-                get_compiler(bare)
-            except UnknownName as exc:
-                if optional:
-                    notes.append(
-                        f"grid {gi}: compiler {bare} is not part of this edgebench: left out"
-                    )
-                    continue
-                raise fail(("grids", gi, "compilers", ci), str(exc)) from None
-            if bare not in names:
-                names.append(bare)
-        for pi, precision in enumerate(grid.precisions):
-            if precision == "*":
-                if len(grid.precisions) > 1:
-                    raise fail(("grids", gi, "precisions", pi), "'*' stands alone")
-                continue
-            if precision not in PRECISIONS:
-                raise fail(
-                    ("grids", gi, "precisions", pi),
-                    str(UnknownName("precision", precision, PRECISIONS)),
-                )
-        if grid.scenario is not None:
-            from edgebench.harness.loadgen_driver import check_scenario
-
-            try:
-                check_scenario(grid.scenario)
-            except EdgebenchError as exc:
-                raise fail(("grids", gi, "scenario"), str(exc)) from None
-        grids.append(names)
-    return grids, notes
 
 
 def parse_suite(
@@ -364,19 +186,18 @@ def parse_suite(
     dup = _duplicate_keys(root)
     if dup:
         raise SuiteError(f"{label}:{dup[0]}: {dup[1]}")
+    base = base_dir or Path.cwd()
     try:
-        spec = SuiteSpec.model_validate(data)
+        # Relative model paths are read from the suite's folder (the validation context).
+        spec = SuiteSpec.model_validate(data, context={"base_dir": base})
     except ValidationError as exc:
         raise _schema_error(label, root, exc) from None
-    base = base_dir or Path.cwd()
-    grid_compilers, notes = _check_names(spec, label, root, base)
+    notes = [f"grid {i}: {note}" for i, g in enumerate(spec.grids) for note in g.notes()]
     return Suite(
         spec=spec,
         source=source or label,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         notes=notes,
-        base_dir=base,
-        grid_compilers=grid_compilers,
     )
 
 
@@ -406,8 +227,6 @@ def load_suite(name_or_path: str) -> Suite:
 
 
 __all__ = [
-    "SCENARIO_NAMES",
-    "GridSpec",
     "Suite",
     "SuiteError",
     "SuiteSpec",

@@ -4,12 +4,12 @@ Every grid is validated (names, models, weights, datasets) before the first cell
 finished cell is committed at once (the Runner hands it to `on_cell`), so a run killed midway
 loses nothing: resuming it runs only the cells it holds no completed row for. `ok`,
 `unsupported` and `skipped` rows count as completed; `failed` cells run again and their new row
-is appended (readers keep the latest row of a cell: `latest_cells`).
+is appended (readers keep the latest row of a cell: `results.latest_cells`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -19,27 +19,10 @@ from edgebench.results import CellResult
 from edgebench.store import ResultStore
 from edgebench.suites import Suite
 
-COMPLETED = ("ok", "unsupported", "skipped")
-
-
-def cell_resume_key(cell: CellResult) -> tuple[Any, ...]:
-    from edgebench.harness.runner import resume_key
-
-    return resume_key(cell)
-
 
 def completed_keys(store: ResultStore, run_id: str) -> set[tuple[Any, ...]]:
     """The cells of a run that need not run again (any completed row counts)."""
-    return {cell_resume_key(c) for c in store.cells(run_id, samples=False) if c.status in COMPLETED}
-
-
-def latest_cells(cells: Iterable[CellResult]) -> list[CellResult]:
-    """The last row of each cell of each run, in first-seen order (a resumed run may hold a
-    failed row and, later, the row of its re-run)."""
-    latest: dict[tuple[Any, ...], CellResult] = {}
-    for c in cells:
-        latest[(c.run_id, *cell_resume_key(c))] = c  # a dict keeps the first position
-    return list(latest.values())
+    return store.completed_keys(run_id)
 
 
 def check_resumable(store: ResultStore, run_id: str, suite: Suite) -> None:
@@ -53,54 +36,93 @@ def check_resumable(store: ResultStore, run_id: str, suite: Suite) -> None:
 
 def run_suite(
     suite: Suite,
-    store: ResultStore,
-    run_id: str,
+    db: Path,
     *,
-    resume: bool = False,
+    resume: str | None = None,
     cache_dir: Path | None = None,
     on_cell: Callable[[CellResult], None] = lambda c: None,
     on_progress: Callable[[str], None] = lambda s: None,
-    on_total: Callable[[int, int], None] = lambda todo, done: None,
-) -> list[CellResult]:
-    """Runs every grid of `suite` into run `run_id` of `store`.
+    on_total: Callable[[str, int, int], None] = lambda run_id, todo, done: None,
+    on_warning: Callable[[str], None] = lambda w: None,
+) -> str:
+    """Runs every grid of `suite` into one run of the store at `db`; returns the run id.
 
     Args:
-        resume: the run exists already; only cells without a completed row run.
-        on_total: told how many cells will run and how many were already completed, once
-            every grid has been validated.
+        resume: the id of a run of this suite: only its cells without a completed row run.
+        on_total: told the run id, how many cells will run and how many were already
+            completed, once every grid has been validated.
+
+    Raises:
+        GridInterrupted: Ctrl-C or SIGTERM; every finished cell is stored.
     """
+    from edgebench.api import GridInterrupted, Terminated
+    from edgebench.store import ResultStore, check_writable, new_run_id
+
+    check_writable(db)
+    run_id = resume or new_run_id()
+    kept: list[CellResult] = []
+
+    def keep(cell: CellResult) -> None:
+        kept.append(cell)
+        on_cell(cell)
+
+    with ResultStore(db) as store:
+        if resume is not None:
+            check_resumable(store, resume, suite)
+        with store.run_lock(run_id):  # a second runner of the same run is told it is busy
+            try:
+                _run_grids(suite, store, run_id, resume is not None, cache_dir, keep,
+                           on_progress, on_total, on_warning)  # fmt: skip
+            except KeyboardInterrupt as exc:
+                if resume is None:
+                    store.drop_run_if_empty(run_id)
+                raise GridInterrupted(run_id, len(kept), isinstance(exc, Terminated)) from None
+    return run_id
+
+
+def _run_grids(
+    suite: Suite,
+    store: ResultStore,
+    run_id: str,
+    resume: bool,
+    cache_dir: Path | None,
+    on_cell: Callable[[CellResult], None],
+    on_progress: Callable[[str], None],
+    on_total: Callable[[str, int, int], None],
+    on_warning: Callable[[str], None],
+) -> None:
     from edgebench import __version__
     from edgebench.harness.runner import Runner
     from edgebench.sysinfo import git_commit, system_info
 
-    done = completed_keys(store, run_id) if resume else set()
-    configs = suite.run_configs(cache_dir)
-    results: list[CellResult] = []
+    done = store.completed_keys(run_id) if resume else set()
+    grids = suite.grids(cache_dir)
 
     def store_cell(cell: CellResult) -> None:
         store.add_cell(cell)
-        results.append(cell)
         on_cell(cell)
 
     with ExitStack() as stack:
         runners = [
-            stack.enter_context(Runner(cfg, run_id, store_cell, on_progress, completed=done))
-            for cfg in configs
+            stack.enter_context(Runner(grid, run_id, store_cell, on_progress, completed=done))
+            for grid in grids
         ]
         on_progress("checking models and weights")
+        for runner in runners:
+            for warning in runner.warnings():
+                on_warning(warning)
         prepared = [runner.prepare() for runner in runners]  # bad input fails before any cell
         todo = sum(r.cells_total(m) for r, m in zip(runners, prepared, strict=True))
         if not resume:
             config = {
                 "suite": suite.describe(),
                 "notes": suite.notes,
-                "grids": [cfg.to_dict() for cfg in configs],
+                "grids": [grid.stored() for grid in grids],
             }
             store.add_run(run_id, system_info(), config, __version__, git_commit())
-        on_total(todo, len(done))
+        on_total(run_id, todo, len(done))
         for runner, models in zip(runners, prepared, strict=True):
             if runner.cells_total(models) == 0:
                 continue
             runner.prepare_references(models)
             runner.run(models)
-    return results

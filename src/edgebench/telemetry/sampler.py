@@ -29,6 +29,21 @@ class _Trace:
     reads: int = 0  # sampling rounds, with or without a power meter
 
 
+@dataclass(frozen=True)
+class TelemetrySummary:
+    """Power, energy, clocks and temperatures over a timed window; power figures are None
+    (with the reason in `power_source`) where there is no meter."""
+
+    power_w: dict[str, float | None] | None = None  # avg, peak, idle, net
+    energy_j_per_inf: float | None = None
+    inf_per_j: float | None = None
+    power_source: str | None = None
+    cpu_freq_mhz: dict[str, float] | None = None  # min, avg
+    temp_c: dict[str, float] | None = None  # max
+    throttled: bool | None = None
+    telemetry: dict[str, Any] | None = None  # sampling rate, samples, sampler CPU, series
+
+
 class Telemetry:
     """Power and thermal state for one cell. Use `idle()`, then `start()`/`stop()`, then
     `summary()`."""
@@ -136,8 +151,8 @@ class Telemetry:
         span = trace.times[-1] - trace.times[0]
         return (area / span if span > 0 else None), max(trace.values), list(trace.values)
 
-    def summary(self, inferences: int, window_s: float) -> dict[str, Any]:
-        """The cell's telemetry fields; power figures are None with the reason when unknown."""
+    def summary(self, inferences: int, window_s: float) -> TelemetrySummary:
+        """The cell's telemetry; power figures are None with the reason when unknown."""
         trace = self._trace
         result: dict[str, Any] = {
             "power_w": None,
@@ -187,7 +202,7 @@ class Telemetry:
             result["telemetry"]["missing"] = self.thermal.missing()
         if self.meter is not None:
             self.meter.close()
-        return result
+        return TelemetrySummary(**result)
 
     def _throttled(self, trace: _Trace) -> bool | None:
         after = self.thermal.throttle_count()

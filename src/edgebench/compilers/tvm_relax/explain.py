@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from edgebench.explain import ExplainRequest, Findings
+from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary
 from edgebench.explain.profile import OpTime, shares_of_runs
 from edgebench.explain.taxonomy import category, deciding_op
@@ -150,14 +150,14 @@ def fusions(nodes: list[Node]) -> list[dict[str, Any]]:
 
 
 def explain(request: ExplainRequest) -> Findings:
-    from edgebench.compilers.tvm_relax import _VMRuntime
+    from edgebench.compilers.tvm_relax import VMRuntime
 
     info = json.loads((request.artifact / "edgebench.json").read_text())
     trials = int(info.get("tune_trials", 0))
     target = json.loads(info["target"]) if str(info.get("target", "")).startswith("{") else {}
     engine = f"llvm ({target.get('mcpu', 'generic')})" if target else "llvm"
-    runtime = _VMRuntime(request.artifact, request.threads)
-    executable = runtime._tvm.runtime.load_module(str(request.artifact / "model.so"))
+    runtime = VMRuntime(request.artifact, request.threads)
+    executable = runtime.executable
     text = str(executable["as_text"]())
     calls = [(name, args) for name, args in vm_calls(text) if not name.startswith(_BUILTIN)]
     findings = Findings()
@@ -219,13 +219,13 @@ def _profile(request: ExplainRequest, runtime: Any, nodes: list[Node], findings:
 
     per_kernel: dict[str, list[float]] = defaultdict(list)
     try:
-        runtime._vm.set_instrument(instrument)
+        runtime.vm.set_instrument(instrument)
         for _ in range(max(1, len(wall))):
             run_times.clear()
             runtime.predict(inputs)
             for symbol, ms in run_times.items():
                 per_kernel[symbol].append(ms)
-        runtime._vm.set_instrument(None)
+        runtime.vm.set_instrument(None)
     except Exception as exc:  # a VM without the hook
         findings.profile_error = f"TVM VM instrument: {type(exc).__name__}: {exc}"[:300]
         return

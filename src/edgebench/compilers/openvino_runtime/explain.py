@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from edgebench.explain import ExplainRequest, Findings
+from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary
 from edgebench.explain.profile import OpTime, shares_of_runs
 
@@ -52,15 +52,15 @@ def _counters(runtime: Any) -> dict[tuple[str, str, str], float]:
     """The executed layers' mean real time so far, in ms."""
     return {
         (p.node_name, p.node_type, p.exec_type): p.real_time.total_seconds() * 1e3
-        for p in runtime._request.get_profiling_info()
+        for p in runtime.request.get_profiling_info()
         if str(p.status).rpartition(".")[2] == "EXECUTED"
     }
 
 
 def explain(request: ExplainRequest) -> Findings:
-    from edgebench.compilers.openvino_runtime import _CompiledRuntime
+    from edgebench.compilers.openvino_runtime import CompiledRuntime
 
-    runtime = _CompiledRuntime(
+    runtime = CompiledRuntime(
         request.artifact, request.model, request.batch, request.threads, request.options, True
     )
     after = _runtime_graph(runtime.compiled)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from edgebench.explain import ExplainRequest, Findings
+from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import OpGraph, engines_summary, read_tflite
 from edgebench.explain.profile import OpTime, ProfileUnavailable, shares_of_runs
 
@@ -38,12 +38,12 @@ def delegated_nodes(ops: list[dict[str, Any]]) -> dict[int, int]:
 
 
 def _placement(request: ExplainRequest, after: OpGraph, xnnpack: bool) -> dict[str, Any]:
-    from edgebench.compilers.tflite import _InterpreterRuntime
+    from edgebench.compilers.tflite import InterpreterRuntime
 
-    runtime = _InterpreterRuntime(
+    runtime = InterpreterRuntime(
         request.artifact, request.model, request.batch, request.threads, xnnpack
     )
-    ops = runtime._it._get_ops_details()
+    ops = runtime.interpreter._get_ops_details()  # LiteRT has no public form of this
     taken = delegated_nodes(ops)
     originals = [o for o in ops if o["op_name"] != "DELEGATE"]
     if len(originals) == len(after.nodes):  # the interpreter keeps the flatbuffer's order
@@ -59,7 +59,7 @@ def _placement(request: ExplainRequest, after: OpGraph, xnnpack: bool) -> dict[s
 
 
 def explain(request: ExplainRequest) -> Findings:
-    from edgebench.explain._litert_capi import profile_ops
+    from edgebench.compilers.tflite._litert_capi import profile_ops
 
     xnnpack = bool(request.options.get("xnnpack", True))
     after = read_tflite(request.artifact)

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.compilers import register
-from edgebench.compilers.base import Availability, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    Availability,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    ExplainRequest,
+    Findings,
+    Runtime,
+)
 from edgebench.compilers.tensorflow_native import TensorFlowCompiler
 from edgebench.errors import BackendUnavailable
 from edgebench.models import ModelSpec
@@ -45,7 +53,6 @@ class TFTRTCompiler(Compiler):
     input_formats = ("savedmodel",)
     requires = ("tensorflow",)
     packages = ("tensorflow", "tensorflow-gpu", "tensorrt")
-    explainer = "edgebench.explain.tf_trt:explain"
 
     @classmethod
     def probe(cls) -> Availability:
@@ -83,7 +90,7 @@ class TFTRTCompiler(Compiler):
             converter.convert()
         out = request.out_dir / "saved_model"
         converter.save(str(out))
-        return CompileOutput(out.name, [], {"tf_trt": _engine_counts(out)})
+        return CompileOutput(out.name, [], {"tf_trt": engine_counts(out)})
 
     def load(
         self,
@@ -95,8 +102,13 @@ class TFTRTCompiler(Compiler):
     ) -> Runtime:
         return TensorFlowCompiler().load(artifact, model, batch_size, threads, options)
 
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.tf_trt.explain import explain
 
-def _engine_counts(saved_model: Path) -> dict[str, int]:
+        return explain(request)
+
+
+def engine_counts(saved_model: Path) -> dict[str, int]:
     """How much of the graph TensorRT took: TRTEngineOp segments and the other nodes left."""
     import tensorflow as tf
 

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from edgebench.explain import ExplainRequest, Findings
+from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import engines_summary, read_torch_program, torch_graph
 from edgebench.explain.profile import OpTime, shares_of_runs
 

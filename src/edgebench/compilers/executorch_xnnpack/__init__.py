@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    ExplainRequest,
+    Findings,
+    Runtime,
+)
 from edgebench.errors import UsageError
 from edgebench.models import ModelSpec
 
@@ -37,7 +44,6 @@ class ExecuTorchCompiler(Compiler):
     requires = ("torch", "executorch")
     packages = ("torch", "executorch")
     compiles_per_batch = True  # the .pte is lowered for one input shape
-    explainer = "edgebench.explain.executorch_xnnpack:explain"
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         import torch
@@ -67,3 +73,8 @@ class ExecuTorchCompiler(Compiler):
         options: dict[str, Any],
     ) -> Runtime:
         return _PteRuntime(artifact)
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.executorch_xnnpack.explain import explain
+
+        return explain(request)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from edgebench.explain import ExplainRequest, Findings
+from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary, torch_graph
 from edgebench.explain.profile import OpTime, shares_of_runs
 from edgebench.explain.taxonomy import deciding_op
@@ -304,7 +304,7 @@ def explain(request: ExplainRequest) -> Findings:
     import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from edgebench.compilers.torch_runtime import _ModuleRuntime
+    from edgebench.compilers.torch_runtime import ModuleRuntime
 
     mode = str(request.options.get("torch_compile", "default"))
     freezing = bool(request.options.get("torch_freezing", True))
@@ -320,20 +320,20 @@ def explain(request: ExplainRequest) -> Findings:
     code: list[str] = []
     # Inductor's C++ kernels name themselves to the profiler only when asked to.
     with _inductor_config(**{"cpp.enable_kernel_profile": True}):
-        runtime = _ModuleRuntime(
+        runtime = ModuleRuntime(
             request.artifact, request.batch, request.threads, request.precision, request.options
         )
         if mode != "none":
             from torch._inductor.utils import run_and_get_code
 
             _, code = run_and_get_code(runtime.predict, inputs)  # compiles here
-        module = runtime._module
+        module = runtime.module
 
         def call(*xs: Any) -> Any:
             with record_function(MODEL_MARK):
                 return module(*xs)
 
-        runtime._module = call
+        runtime.module = call
 
         def run() -> None:
             with record_function(RUN_MARK):

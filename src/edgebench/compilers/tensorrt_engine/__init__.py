@@ -21,8 +21,11 @@ from edgebench.compilers.base import (
     CompileOutput,
     Compiler,
     CompileRequest,
+    ExplainRequest,
+    Findings,
     Runtime,
 )
+from edgebench.compilers.options import Option
 from edgebench.errors import ConversionError
 from edgebench.models import ModelSpec
 
@@ -33,7 +36,7 @@ def _onnx_input_names(path: Path) -> list[str]:
     return input_names(path)
 
 
-class _EngineRuntime(Runtime):
+class EngineRuntime(Runtime):
     def __init__(self, path: Path) -> None:
         import tensorrt as trt
         import torch
@@ -137,9 +140,18 @@ class TensorRTCompiler(Compiler):
     input_formats = ("onnx",)
     requires = ("tensorrt", "torch")
     packages = ("tensorrt", "onnx", "tf2onnx")
-    conversion_options = {"trt_workspace_mb": 4096}
+    declared_options = (
+        Option(
+            "trt_workspace_mb",
+            4096,
+            "builder workspace memory pool, MB",
+            stage="conversion",
+            minimum=1,
+            search=(4096,),
+        ),
+    )
     compiles_per_batch = True  # one optimization profile per measured batch size
-    explainer = "edgebench.explain.tensorrt_engine:explain"
+    builds_for_host = True  # an engine is tuned for the GPU it was built on
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """Reduced precision undone: fp16, int8 and best each against an fp32 engine."""
@@ -214,4 +226,9 @@ class TensorRTCompiler(Compiler):
         threads: int,
         options: dict[str, Any],
     ) -> Runtime:
-        return _EngineRuntime(artifact)
+        return EngineRuntime(artifact)
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.tensorrt_engine.explain import explain
+
+        return explain(request)

@@ -10,7 +10,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
-from edgebench.explain import ExplainRequest, Findings
+from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary
 from edgebench.explain.profile import OpTime, shares_of_runs
 
@@ -46,9 +46,9 @@ def engine_graph(info: dict[str, Any]) -> OpGraph:
 def explain(request: ExplainRequest) -> Findings:
     import tensorrt as trt
 
-    from edgebench.compilers.tensorrt_engine import _EngineRuntime
+    from edgebench.compilers.tensorrt_engine import EngineRuntime
 
-    runtime = _EngineRuntime(request.artifact)
+    runtime = EngineRuntime(request.artifact)
     inspector = runtime.engine.create_engine_inspector()
     inspector.execution_context = runtime.context
     after = engine_graph(

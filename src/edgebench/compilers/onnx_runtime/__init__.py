@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    Ablation,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    ExplainRequest,
+    Findings,
+    Runtime,
+)
+from edgebench.compilers.options import Option
 from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
 
@@ -108,10 +117,18 @@ class OnnxRuntimeCompiler(Compiler):
     input_formats = ("onnx",)
     requires = ("onnxruntime", "onnx")  # tf2onnx only for models that are not ONNX yet
     packages = ("onnxruntime", "onnx", "tf2onnx")
-    conversion_options = {"ort_int8_activation": "u8"}
-    runtime_options = {"ort_graph_opt": "all", "ort_provider": "cpu"}
+    declared_options = (
+        Option(
+            "ort_int8_activation",
+            "u8",
+            "activation type of static QDQ int8 (x86 runs s8/s8 several times slower)",
+            choices=("u8", "s8"),
+            stage="conversion",
+        ),
+        Option("ort_graph_opt", "all", "graph optimization level", choices=GRAPH_LEVELS),
+        Option("ort_provider", "cpu", "execution provider", choices=tuple(PROVIDERS)),
+    )
     needs_static_batch = True
-    explainer = "edgebench.explain.onnx_runtime:explain"
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """Graph optimization stepped down level by level, then int8 and fp16 undone."""
@@ -189,3 +206,8 @@ class OnnxRuntimeCompiler(Compiler):
         options: dict[str, Any],
     ) -> Runtime:
         return _SessionRuntime(artifact, threads, options)
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.onnx_runtime.explain import explain
+
+        return explain(request)

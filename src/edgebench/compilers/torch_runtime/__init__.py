@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    Ablation,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    ExplainRequest,
+    Findings,
+    Runtime,
+)
+from edgebench.compilers.options import Option
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
 
@@ -29,7 +38,7 @@ def _cpu_has_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(cpu_info()["flags"]))
 
 
-class _ModuleRuntime(Runtime):
+class ModuleRuntime(Runtime):
     def __init__(
         self, path: Path, batch: int, threads: int, precision: str, options: dict[str, Any]
     ) -> None:
@@ -57,7 +66,7 @@ class _ModuleRuntime(Runtime):
             # Freezing folds the weights into the graph (inference only): on unless switched off.
             inductor.freezing = bool(options.get("torch_freezing", True))
             module = torch.compile(module, mode=None if mode == "default" else mode)
-        self._module = module
+        self.module = module
         self.compiled = mode != "none"
         self.compile_s = 0.0
         self._dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -68,9 +77,9 @@ class _ModuleRuntime(Runtime):
             xs = [torch.from_numpy(x).to(self.device) for x in inputs]
             if self._dtype is not None:
                 with torch.autocast(self.device.type, dtype=self._dtype):
-                    out = self._module(*xs)
+                    out = self.module(*xs)
             else:
-                out = self._module(*xs)
+                out = self.module(*xs)
             outs = out if isinstance(out, (list, tuple)) else [out]
             # .cpu() waits for CUDA to finish, so the clock never measures only a launch.
             return [o.float().cpu().numpy() for o in outs]
@@ -90,8 +99,11 @@ class TorchCompiler(Compiler):
     input_formats = ("torch",)
     requires = ("torch",)
     packages = ("torch",)
-    runtime_options = {"torch_compile": "default", "device": "cpu", "torch_freezing": True}
-    explainer = "edgebench.explain.torch_runtime:explain"
+    declared_options = (
+        Option("torch_compile", "default", "torch.compile mode (none: eager)", choices=MODES),
+        Option("device", "cpu", "where the module runs", choices=("cpu", "cuda"), search=("cpu",)),
+        Option("torch_freezing", True, "inductor freezing (folds weights into the graph)"),
+    )
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """Inductor's freezing, then torch.compile itself, switched off."""
@@ -118,10 +130,15 @@ class TorchCompiler(Compiler):
         options: dict[str, Any],
     ) -> Runtime:
         precision = (artifact.parent / "precision").read_text().strip()
-        runtime = _ModuleRuntime(artifact, batch_size, threads, precision, options)
+        runtime = ModuleRuntime(artifact, batch_size, threads, precision, options)
         from edgebench.harness.inputs import make_inputs
 
         t = time.perf_counter()
         runtime.predict(make_inputs(model, batch_size))  # torch.compile compiles on this call
         runtime.compile_s = time.perf_counter() - t if runtime.compiled else 0.0
         return runtime
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.torch_runtime.explain import explain
+
+        return explain(request)

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from collections import Counter
 
-from edgebench.explain import ExplainRequest, Findings
+from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import read_savedmodel
 
 
 def explain(request: ExplainRequest) -> Findings:
-    from edgebench.compilers.tf_trt import _engine_counts
+    from edgebench.compilers.tf_trt import engine_counts
 
     after = read_savedmodel(request.artifact)
     after.format = "tf-trt"
     for node in after.nodes:
         node.engine = "TensorRT" if node.op == "TRTEngineOp" else "TensorFlow"
-    counts = _engine_counts(request.artifact)
+    counts = engine_counts(request.artifact)
     outside = Counter(n.op for n in after.compute_nodes() if n.op != "TRTEngineOp")
     return Findings(
         after=after,

@@ -13,11 +13,20 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    Ablation,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    ExplainRequest,
+    Findings,
+    Runtime,
+)
+from edgebench.compilers.options import Option
 from edgebench.models import ModelSpec
 
 
-class _InterpreterRuntime(Runtime):
+class InterpreterRuntime(Runtime):
     def __init__(
         self, path: Path, model: ModelSpec, batch_size: int, threads: int, xnnpack: bool
     ) -> None:
@@ -26,7 +35,7 @@ class _InterpreterRuntime(Runtime):
         resolver = (
             OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         )
-        self._it = Interpreter(
+        self.interpreter = self._it = Interpreter(
             model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
         )
         details = self._it.get_input_details()
@@ -58,9 +67,10 @@ class TFLiteCompiler(Compiler):
     input_formats = ("savedmodel", "tflite")
     requires = ("tensorflow", "ai_edge_litert")
     packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert")
-    runtime_options = {"xnnpack": True}
+    declared_options = (
+        Option("xnnpack", True, "the XNNPACK delegate (false: TFLite's own kernels)"),
+    )
     needs_static_batch = True
-    explainer = "edgebench.explain.tflite:explain"
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """XNNPACK switched off, then the quantization or float16 weights undone."""
@@ -127,6 +137,11 @@ class TFLiteCompiler(Compiler):
         threads: int,
         options: dict[str, Any],
     ) -> Runtime:
-        return _InterpreterRuntime(
+        return InterpreterRuntime(
             artifact, model, batch_size, threads, bool(options.get("xnnpack", True))
         )
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.tflite.explain import explain
+
+        return explain(request)

@@ -20,23 +20,50 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    Ablation,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    ExplainRequest,
+    Findings,
+    Runtime,
+)
+from edgebench.compilers.options import Option
 from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
 
+# Vector extensions a virtual machine may hide although its CPU model has them, as the kernel
+# names them in /proc/cpuinfo and as LLVM does. Turning off the base of a family (avx512f)
+# turns off every extension that needs it.
+_MASKABLE = (("avx", "avx"), ("avx2", "avx2"), ("fma", "fma"), ("avx512f", "avx512f"))
+
+
+def masked_features(cpu_flags: set[str]) -> list[str]:
+    """LLVM `mattr` entries that switch off what the CPU model implies but this host lacks
+    (LLVM names the CPU by its family: a VM that masks AVX-512 on a Zen 4 still reads as
+    znver4, and code built for it dies with SIGILL)."""
+    return [f"-{llvm}" for linux, llvm in _MASKABLE if linux not in cpu_flags]
+
 
 def llvm_target() -> Any:
-    """An llvm target for this CPU and the cores this process may use. TVM 0.27 rejects string
-    targets with -mcpu: the dict form is the one that works."""
+    """An llvm target for this CPU, the features it really has, and the cores this process may
+    use. TVM 0.27 rejects string targets with -mcpu: the dict form is the one that works."""
     import tvm
 
-    return tvm.target.Target(
-        {
-            "kind": "llvm",
-            "mcpu": tvm.target.codegen.llvm_get_system_cpu(),
-            "num-cores": len(os.sched_getaffinity(0)),
-        }
-    )
+    from edgebench.sysinfo import cpu_info
+
+    target: dict[str, Any] = {
+        "kind": "llvm",
+        "mcpu": tvm.target.codegen.llvm_get_system_cpu(),
+        "num-cores": len(os.sched_getaffinity(0)),
+    }
+    flags = set(cpu_info()["flags"])
+    if flags:  # x86 hosts list their flags; elsewhere trust the CPU name
+        masked = masked_features(flags)
+        if masked:
+            target["mattr"] = masked
+    return tvm.target.Target(target)
 
 
 def relax_module(source: Path, model: ModelSpec, batch: int) -> Any:
@@ -57,7 +84,7 @@ def relax_module(source: Path, model: ModelSpec, batch: int) -> Any:
     return from_onnx(onnx_model, shape_dict=shapes, keep_params_in_input=False)
 
 
-class _VMRuntime(Runtime):
+class VMRuntime(Runtime):
     def __init__(self, folder: Path, threads: int) -> None:
         os.environ["TVM_NUM_THREADS"] = str(threads)  # read when TVM's thread pool starts
         import tvm
@@ -65,9 +92,9 @@ class _VMRuntime(Runtime):
 
         self._tvm = tvm
         self._dev = tvm.cpu()
-        lib = tvm.runtime.load_module(str(folder / "model.so"))
-        self._vm = relax.VirtualMachine(lib, self._dev)
-        self._main = self._vm["main"]
+        self.executable = tvm.runtime.load_module(str(folder / "model.so"))
+        self.vm = relax.VirtualMachine(self.executable, self._dev)
+        self._main = self.vm["main"]
 
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         args = [self._tvm.runtime.tensor(x, self._dev) for x in inputs]
@@ -87,10 +114,19 @@ class TVMCompiler(Compiler):
     input_formats = ("onnx",)
     requires = ("tvm", "onnx")
     packages = ("apache-tvm", "apache-tvm-ffi", "onnx")
-    conversion_options = {"tvm_tune_trials": 0}
+    declared_options = (
+        Option(
+            "tvm_tune_trials",
+            0,
+            "MetaSchedule tuning trials (0: untuned; the database is kept in the cache)",
+            stage="conversion",
+            minimum=0,
+            search=(0,),
+        ),
+    )
     needs_static_batch = True
     compiles_per_batch = True  # Relax builds for static shapes: one artifact per batch size
-    explainer = "edgebench.explain.tvm_relax:explain"
+    builds_for_host = True  # machine code for this CPU's features
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """A tuned build against the untuned one (default schedules, no fusion)."""
@@ -143,4 +179,9 @@ class TVMCompiler(Compiler):
         built = json.loads((artifact / "edgebench.json").read_text())["batch"]
         if built != batch_size:
             raise UsageError(f"TVM artifact was built for batch {built}, not {batch_size}")
-        return _VMRuntime(artifact, threads)
+        return VMRuntime(artifact, threads)
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.tvm_relax.explain import explain
+
+        return explain(request)

@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers import register
-from edgebench.compilers.base import Ablation, CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.base import (
+    Ablation,
+    CompileOutput,
+    Compiler,
+    CompileRequest,
+    ExplainRequest,
+    Findings,
+    Runtime,
+)
+from edgebench.compilers.options import Option
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
 
@@ -52,7 +61,7 @@ def _check_precision(core: Any, device: str, precision: str) -> None:
         )
 
 
-class _CompiledRuntime(Runtime):
+class CompiledRuntime(Runtime):
     def __init__(
         self,
         folder: Path,
@@ -90,7 +99,7 @@ class _CompiledRuntime(Runtime):
         if perf_count:  # per-layer counters, for explain
             config["PERF_COUNT"] = True
         self.compiled = core.compile_model(ir, device, config)
-        self._request = self.compiled.create_infer_request()
+        self.request = self._request = self.compiled.create_infer_request()
         self._n_outputs = len(self.compiled.outputs)
         self._queue: Any = None
         if hint == "THROUGHPUT":
@@ -121,9 +130,16 @@ class OpenVINOCompiler(Compiler):
     input_formats = ("onnx", "tflite")
     requires = ("openvino", "nncf")
     packages = ("openvino", "nncf")
-    runtime_options = {"ov_hint": "LATENCY", "ov_device": "CPU"}
+    declared_options = (
+        Option(
+            "ov_hint",
+            "LATENCY",
+            "performance hint (THROUGHPUT keeps several requests in flight)",
+            choices=_PERF_HINTS,
+        ),
+        Option("ov_device", "CPU", "OpenVINO device (CPU, GPU, NPU, ...)", search=("CPU",)),
+    )
     needs_static_batch = True
-    explainer = "edgebench.explain.openvino_runtime:explain"
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """The other performance hint, then the precision stepped back to f32."""
@@ -177,4 +193,9 @@ class OpenVINOCompiler(Compiler):
         threads: int,
         options: dict[str, Any],
     ) -> Runtime:
-        return _CompiledRuntime(artifact, model, batch_size, threads, options)
+        return CompiledRuntime(artifact, model, batch_size, threads, options)
+
+    def explain(self, request: ExplainRequest) -> Findings:
+        from edgebench.compilers.openvino_runtime.explain import explain
+
+        return explain(request)

@@ -1,0 +1,101 @@
+"""The Python API: run a grid of cells into a results store, as `edgebench run` does.
+
+    from pathlib import Path
+    from edgebench.api import run_grid
+    from edgebench.settings import GridSettings
+
+    grid = GridSettings(models=["mobilenet_v2"], compilers=["tflite"], precisions=["fp32", "int8"],
+                        weights="random")
+    run_id, cells = run_grid(grid, Path("edgebench.db"))
+
+Every finished cell is committed to the store at once; an interrupt keeps them.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from edgebench.errors import EdgebenchError
+from edgebench.results import CellResult
+from edgebench.settings import GridSettings
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `timeout`, CI cancellation and `docker stop` send), raised where the
+    program is, so it stops the way Ctrl-C does: workers killed, scratch removed, cells kept."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def stop_on_sigterm() -> None:
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+class GridInterrupted(EdgebenchError):
+    """A run stopped by Ctrl-C or SIGTERM; `kept` cells are in the store."""
+
+    def __init__(self, run_id: str, kept: int, terminated: bool) -> None:
+        super().__init__(f"interrupted: {kept} cells kept (run {run_id})")
+        self.run_id, self.kept = run_id, kept
+        self.exit_code = 143 if terminated else 130
+
+
+def run_grid(
+    settings: GridSettings,
+    db: Path,
+    *,
+    run_id: str | None = None,
+    on_cell: Callable[[CellResult], None] = lambda c: None,
+    on_progress: Callable[[str], None] = lambda s: None,
+    on_total: Callable[[int], None] = lambda n: None,
+    on_warning: Callable[[str], None] = lambda w: None,
+) -> tuple[str, list[CellResult]]:
+    """Runs one grid into a new run of the store at `db`; the run id and its cells.
+
+    Raises:
+        EdgebenchError: bad input, before any work (one line for a user).
+        GridInterrupted: Ctrl-C or SIGTERM; every finished cell is stored. A run stopped
+            before its first cell is not kept (it would become the "latest run" with nothing).
+    """
+    from edgebench import __version__
+    from edgebench.harness.runner import Runner
+    from edgebench.store import ResultStore, check_writable, new_run_id
+    from edgebench.sysinfo import git_commit, system_info
+
+    check_writable(db)
+    run_id = run_id or new_run_id()
+    cells: list[CellResult] = []
+    with ResultStore(db) as store:
+
+        def keep(cell: CellResult) -> None:
+            store.add_cell(cell)
+            cells.append(cell)
+            on_cell(cell)
+
+        try:
+            with Runner(settings, run_id, on_cell=keep, on_progress=on_progress) as runner:
+                for warning in runner.warnings():
+                    on_warning(warning)
+                models = runner.prepare()
+                store.add_run(run_id, system_info(), settings.stored(), __version__, git_commit())
+                runner.prepare_references(models)
+                on_total(runner.cells_total(models))
+                runner.run(models)
+        except KeyboardInterrupt as exc:
+            store.drop_run_if_empty(run_id)
+            raise GridInterrupted(run_id, len(cells), isinstance(exc, Terminated)) from None
+    return run_id, cells
+
+
+def run_settings(**values: Any) -> GridSettings:
+    """GridSettings from keyword arguments (the names of settings.py), validated."""
+    return GridSettings.model_validate(values)
+
+
+__all__ = ["GridInterrupted", "Terminated", "run_grid", "run_settings", "stop_on_sigterm"]

@@ -1,0 +1,67 @@
+"""The `edgebench` command line. Imports no framework: that happens in worker processes.
+
+One module per group of commands, all on `cli/common.py`:
+
+- measure.py: `run`, `explain` (their grid options come from settings.py);
+- suite.py: `suite list|check|run`;
+- results.py: `results`, `export`, `report`, `compare`;
+- system.py: `list`, `sysinfo`, `compiler show`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from edgebench import __version__
+from edgebench.cli import measure, results, suite, system
+from edgebench.cli.common import err
+from edgebench.errors import EdgebenchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Benchmark deep-learning inference compilers on this host: speed, size, memory.",
+)
+app.command("list")(system.list_cmd)
+app.command("sysinfo")(system.sysinfo)
+app.add_typer(system.compiler_app, name="compiler")
+app.command("run")(measure.run_cmd)
+app.command("explain")(measure.explain_cmd)
+app.add_typer(suite.suite_app, name="suite")
+app.command("results")(results.results)
+app.command("export")(results.export)
+app.command("report")(results.report)
+app.command("compare")(results.compare)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        print(f"edgebench {__version__}")
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Entry point: runs the app and turns edgebench errors into one line and an exit code.
+
+    Typer (standalone) already reports usage errors with exit code 2; edgebench's own errors
+    pass through it and are printed here as one line, never as a traceback. SIGTERM stops a
+    run the way Ctrl-C does (api.stop_on_sigterm).
+    """
+    from edgebench.api import Terminated, stop_on_sigterm
+
+    stop_on_sigterm()
+    try:
+        app()
+    except EdgebenchError as exc:
+        # Plain print: one line, never wrapped or styled, easy to grep in a CI log.
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        err.print("terminated" if isinstance(exc, Terminated) else "interrupted")
+        sys.exit(143 if isinstance(exc, Terminated) else 130)

@@ -1,0 +1,287 @@
+"""What every `edgebench` command shares: the consoles, progress and cell lines, opening the
+store, and the options of `run` and `explain`, made from the settings' own declarations.
+
+Light at import (typer and rich only); every command module imports this one, and the package
+(`cli/__init__.py`) imports the command modules: nothing imports back up.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from edgebench.errors import UsageError
+
+# Piped output (make bench, CI logs) gets a wide table instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="Results store (SQLite file).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result records as JSON.")]
+RunsOption = Annotated[
+    list[str] | None, typer.Option("--run", help="Run id(s) \\[default: the latest].")
+]
+
+
+def split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def ints(text: str, flag: str) -> list[int]:
+    try:
+        return [int(p) for p in split(text)]
+    except ValueError:
+        raise UsageError(f"{flag} takes whole numbers separated by commas, not '{text}'") from None
+
+
+def key_values(pairs: list[str], flag: str = "--option") -> dict[str, str]:
+    """`KEY=VALUE` pairs; each value stays text, for its compiler option to read."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} takes KEY=VALUE, not '{pair}'")
+        options[key.strip()] = text.strip()
+    return options
+
+
+# --- progress and cell lines -----------------------------------------------------------------
+def new_progress(console: Console) -> Any:
+    """The spinner line `run` and `suite run` show while cells convert and measure."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+# Warnings worth a line in the terminal as each cell finishes (all are kept in the record).
+_SHOWN_WARNINGS = ("noisy", "int8 calibrated on random inputs", "no power figures: none (command")
+
+
+def print_cell(console: Console, cell: Any) -> None:
+    """One line per finished cell, and the warnings a reader must not miss."""
+    mark = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(
+        cell.status, f"[yellow]{cell.status}[/]"
+    )
+    p50 = f" p50 {cell.latency_ms.p50:.2f} ms" if cell.latency_ms else ""
+    console.print(
+        f"{mark} {escape(cell.model)} {cell.compiler} {cell.precision} b{cell.batch_size}{p50}"
+        + escape(f": {cell.error}" if cell.error else "")
+    )
+    for warning in cell.warnings:
+        if warning.startswith(_SHOWN_WARNINGS):
+            console.print(f"  [yellow]warning:[/] {escape(warning)}")
+
+
+def print_summary(run_id: str, cells: list[Any], db: Path, extra: str = "") -> None:
+    from edgebench.results import STATUSES
+
+    counts = {s: sum(c.status == s for c in cells) for s in STATUSES}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing left to run"
+    err.print(f"run {run_id}: {summary}{extra}; stored in {db}")
+
+
+# --- the store, for reading ----------------------------------------------------------------
+def open_store_for_reading(db: Path) -> Any:
+    from edgebench.store import ResultStore
+
+    if not db.exists():
+        raise UsageError(f"{db}: no results store here (run `edgebench run` first, or pass --db)")
+    return ResultStore(db, read_only=True)
+
+
+def select_runs(store: Any, run: list[str] | None, db: Path) -> list[str]:
+    if run:
+        return [store.run(r).run_id for r in run]
+    latest = store.latest_run_id()
+    if latest is None:
+        raise UsageError(f"{db}: the store holds no runs")
+    return [latest]
+
+
+def check_output_file(path: Path | None, flag: str) -> None:
+    """Refuses, before any work, an output path that cannot be written as a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder; give a file name")
+    folder = path.expanduser().resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: folder {folder} does not exist")
+
+
+# --- the options of `run` and `explain`, from the settings' declarations ---------------------
+def _cli_type(annotation: Any) -> tuple[Any, str]:
+    """The type typer parses for a setting, and how its text becomes the setting's value."""
+    origin = get_origin(annotation)
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if origin is list:
+        inner = get_args(annotation)[0]
+        return str, "ints" if get_args(inner)[:1] == (int,) or inner is int else "names"
+    if origin is dict:
+        return list[str] | None, "pairs"
+    if annotation is bool:
+        return bool, "plain"
+    if args and get_origin(annotation) is not None:  # X | None, Literal[...] | None
+        base = args[0]
+        if get_origin(base) is not None:  # a Literal: typed as its text
+            base = str
+        return base | None, "plain"
+    return annotation | None, "plain"
+
+
+def grid_parameters(
+    command: str, defaults: dict[tuple[str, ...], Any] | None = None
+) -> list[inspect.Parameter]:
+    """One keyword parameter per setting offered by `command`, for typer to turn into an
+    option: flag, help and default all come from settings.py. `defaults` overrides a few
+    (explain measures random weights by default)."""
+    from edgebench.settings import leaf_fields
+
+    params = []
+    for path, field in leaf_fields():
+        extra: dict[str, Any] = field.json_schema_extra or {}
+        if not extra.get("flag") or command not in extra["commands"]:
+            continue
+        kind, _ = _cli_type(field.annotation)
+        names = [extra["flag"]] + ([extra["short"]] if extra.get("short") else [])
+        if kind is bool and extra.get("negatable"):
+            names = [f"{extra['flag']}/--no-{extra['flag'][2:]}"]
+        if (defaults or {}).get(path) is not None:
+            default = defaults[path]  # type: ignore[index]
+        elif extra.get("cli_default") is not None:
+            default = None  # filled in by settings_from_cli
+        elif field.is_required():
+            default = inspect.Parameter.empty
+        elif field.default_factory is not None:
+            default = None
+        else:
+            default = field.default
+        if isinstance(default, list):
+            default = ",".join(str(v) for v in default)
+        if isinstance(default, dict):
+            default = None
+        option = typer.Option(*names, help=field.description, show_default=default is not None)
+        params.append(
+            inspect.Parameter(
+                "__".join(path),
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[kind, option],
+                default=default,
+            )
+        )
+    return params
+
+
+def settings_from_cli(values: dict[str, Any], fixed: dict[str, Any] | None = None) -> Any:
+    """The GridSettings of a command line: the given options (`values`, by parameter name)
+    over the settings' defaults, plus what the command itself fixes. A bad value is one line
+    that names its flag."""
+    from pydantic import ValidationError
+
+    from edgebench.settings import GridSettings, leaf_fields
+
+    data: dict[str, Any] = {}
+    for path, field in leaf_fields():
+        extra: dict[str, Any] = field.json_schema_extra or {}
+        value = values.get("__".join(path))
+        if value is None and extra.get("cli_default") is not None and "__".join(path) in values:
+            value = extra["cli_default"]()
+        if value is None:
+            continue
+        flag = extra.get("flag")
+        _, how = _cli_type(field.annotation)
+        if how == "names" and isinstance(value, str):
+            value = split(value)
+        elif how == "ints":
+            value = ints(value, str(flag))
+        elif how == "pairs":
+            value = key_values(value)
+        target = data
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    data.update(fixed or {})
+    try:
+        return GridSettings.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(cli_error(exc)) from None
+
+
+def cli_error(exc: Any) -> str:
+    """A settings validation error as one line that names the flag it concerns."""
+    from edgebench.settings import flag_of, leaf_fields
+
+    first = exc.errors(include_url=False)[0]
+    path = tuple(p for p in first["loc"] if isinstance(p, str))
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    if path == ("options",):
+        return msg
+    known = {p for p, _ in leaf_fields()}
+    while path and path not in known:
+        path = path[:-1]
+    flag = flag_of(path) if path else None
+    return f"{flag}: {msg}" if flag else msg
+
+
+def grid_command(
+    command: str,
+    body: Callable[..., None],
+    own: list[inspect.Parameter],
+    defaults: dict[tuple[str, ...], Any] | None = None,
+    fixed: dict[str, Any] | None = None,
+) -> Callable[..., None]:
+    """A typer command whose options are the grid's settings (from settings.py) and `own`;
+    it calls `body(settings, **own_values)`."""
+    params = grid_parameters(command, defaults) + own
+    own_names = {p.name for p in own}
+
+    def callback(**kwargs: Any) -> None:
+        mine = {k: kwargs.pop(k) for k in list(kwargs) if k in own_names}
+        body(settings_from_cli(kwargs, fixed), **mine)
+
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__annotations__ = {p.name: p.annotation for p in params}
+    callback.__doc__ = body.__doc__
+    callback.__name__ = command
+    return callback
+
+
+def own_option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    """A command's own option (not a grid setting), as a parameter for `grid_command`."""
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
+
+
+__all__ = [
+    "DbOption",
+    "JsonOption",
+    "RunsOption",
+    "check_output_file",
+    "err",
+    "grid_command",
+    "ints",
+    "key_values",
+    "new_progress",
+    "open_store_for_reading",
+    "out",
+    "own_option",
+    "print_cell",
+    "print_summary",
+    "select_runs",
+    "settings_from_cli",
+    "split",
+]

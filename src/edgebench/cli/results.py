@@ -1,0 +1,159 @@
+"""`edgebench results`, `export`, `report` and `compare`: reading the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from edgebench.cli.common import (
+    DbOption,
+    RunsOption,
+    check_output_file,
+    err,
+    open_store_for_reading,
+    out,
+    select_runs,
+)
+from edgebench.errors import UsageError
+
+
+def results(
+    db: DbOption = Path("edgebench.db"),
+    run: RunsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
+    all_runs: Annotated[
+        bool, typer.Option("--runs", help="List the runs in the store instead.")
+    ] = False,
+) -> None:
+    """Show stored results."""
+    from rich.table import Table
+
+    from edgebench.report.table import rich_table, to_json
+
+    with open_store_for_reading(db) as store:
+        if all_runs:
+            t = Table(title=str(db))
+            for col in ("run id", "created", "cells", "edgebench", "commit", "host"):
+                t.add_column(col)
+            for r in store.runs():
+                t.add_row(
+                    r.run_id,
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
+                    str(r.n_cells),
+                    r.edgebench_version,
+                    r.git_commit or "-",
+                    str(r.system.get("hostname")),
+                )
+            out.print(t)
+            return
+        run_ids = select_runs(store, run, db)
+        cells = [c for r in run_ids for c in store.cells(r, samples=False)]
+    if as_json:
+        print(to_json(cells))
+    else:
+        out.print(rich_table(cells, title=", ".join(run_ids)))
+
+
+def export(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json or csv.")] = "json",
+    db: DbOption = Path("edgebench.db"),
+    run: RunsOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File \\[default: stdout].")
+    ] = None,
+    samples: Annotated[bool, typer.Option(help="Include raw latency samples (json).")] = False,
+) -> None:
+    """Export stored results as JSON or CSV."""
+    from edgebench.report.table import to_csv, to_json
+
+    if fmt not in ("json", "csv"):
+        raise UsageError(f"--format takes json or csv, not '{fmt}'")
+    check_output_file(output, "--output")
+    with open_store_for_reading(db) as store:
+        run_ids = select_runs(store, run, db)
+        cells = [c for r in run_ids for c in store.cells(r, samples=samples)]
+    text = to_json(cells, samples=samples) if fmt == "json" else to_csv(cells)
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        output.write_text(text)
+        err.print(f"{len(cells)} records written to {output}")
+
+
+def report(
+    db: DbOption = Path("edgebench.db"),
+    run: RunsOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write \\[default: edgebench-report.FORMAT]."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html, md or csv.")] = "html",
+    figures: Annotated[
+        Path | None,
+        typer.Option(help="Also write every figure into this folder: SVG, and PNG (matplotlib)."),
+    ] = None,
+) -> None:
+    """Write a report from the store: self-contained HTML (figures, tables), Markdown or CSV."""
+    from edgebench.report.write import write_report
+
+    check_output_file(output, "--output")
+    if figures is not None and figures.exists() and not figures.is_dir():
+        raise UsageError(f"--figures {figures}: is a file; give a folder")
+    with open_store_for_reading(db) as store:
+        run_ids = select_runs(store, run, db)
+    path, written = write_report(db, run_ids, output, fmt, figures)
+    err.print(
+        f"report written to {path}"
+        + (f"; {len(written)} figure files in {figures}" if figures else "")
+    )
+
+
+def compare(
+    run_a: Annotated[str, typer.Argument(help="The baseline run id.")],
+    run_b: Annotated[str, typer.Argument(help="The run to judge against it.")],
+    db: DbOption = Path("edgebench.db"),
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on",
+            help="METRIC:PCT%, e.g. p50:5%: exit 1 when a cell is worse by more than PCT and "
+            "the difference is significant. Metrics: p50, p90, p99, mean, throughput.",
+        ),
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level of the tests.")] = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
+) -> None:
+    """Compare two runs cell by cell, with each difference's significance; gate a CI."""
+    from edgebench.report.compare import (
+        compare_cells,
+        comparison_table,
+        gate_lines,
+        parse_fail_on,
+        to_records,
+    )
+    from edgebench.results import latest_cells
+
+    rules = [parse_fail_on(text) for text in fail_on or []]
+    if not 0 < alpha < 1:
+        raise UsageError("--alpha must lie between 0 and 1")
+    with open_store_for_reading(db) as store:
+        store.run(run_a), store.run(run_b)  # unknown ids: one line, exit 2
+        cells_a = latest_cells(store.cells(run_a))
+        cells_b = latest_cells(store.cells(run_b))
+    comparison = compare_cells(cells_a, cells_b, rules, alpha)
+    if not comparison.pairs and not comparison.newly_failed:
+        raise UsageError(f"runs {run_a} and {run_b} have no cells in common")
+    if as_json:
+        print(json.dumps(to_records(comparison), indent=1))
+    else:
+        out.print(comparison_table(comparison, run_a, run_b))
+    for line in gate_lines(comparison, rules, run_a, run_b):
+        err.print(escape(line))
+    if comparison.failed:
+        raise typer.Exit(1)

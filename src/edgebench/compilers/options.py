@@ -1,0 +1,149 @@
+"""Compiler options, declared by each compiler and checked before any work starts.
+
+A compiler lists its options as `Option`s: name, default (whose type is the option's type),
+one line of help, and the allowed values where there is a fixed set. Conversion options change
+the artifact (and its cache key); runtime options only change how it is loaded. A key that no
+chosen compiler declares, or a value an option does not allow, is refused with the compiler's
+valid keys and the nearest match, never dropped.
+
+This module is plain Python (no pydantic), so a device-side agent can import the compilers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from edgebench.errors import UsageError
+
+Value = bool | int | float | str
+
+
+class OptionError(UsageError):
+    """An unknown option key, or a value its option does not allow."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One compiler option.
+
+    Attributes:
+        name: the key given with `--option KEY=VALUE` or a suite's `options:`.
+        default: its value when not given; its type is the option's type.
+        help: one line for `edgebench compiler show`.
+        choices: the allowed values, where there is a fixed set (strings match any case).
+        stage: `conversion` (part of the artifact's cache key) or `runtime`.
+        minimum: the smallest allowed number, for numeric options.
+        search: the values `edgebench tune` tries (default: every choice; none for free values).
+    """
+
+    name: str
+    default: Value
+    help: str
+    choices: tuple[Value, ...] | None = None
+    stage: Literal["conversion", "runtime"] = "runtime"
+    minimum: float | None = None
+    search: tuple[Value, ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        return type(self.default).__name__
+
+    def candidates(self) -> tuple[Value, ...]:
+        """The values a search over this option tries."""
+        if self.search is not None:
+            return self.search
+        if self.choices is not None:
+            return self.choices
+        return (False, True) if isinstance(self.default, bool) else (self.default,)
+
+    def parse(self, value: Any) -> Value:
+        """The value as this option's type, or OptionError saying what is allowed."""
+        parsed = self._coerce(value)
+        if self.choices is not None:
+            for choice in self.choices:
+                same = (
+                    str(choice).lower() == str(parsed).lower()
+                    if isinstance(choice, str)
+                    else choice == parsed
+                )
+                if same:
+                    return choice
+            allowed = ", ".join(str(c) for c in self.choices)
+            raise OptionError(f"{self.name}={value}: choose one of {allowed}")
+        numeric = isinstance(parsed, (int, float)) and not isinstance(parsed, bool)
+        if self.minimum is not None and numeric and float(parsed) < self.minimum:
+            raise OptionError(f"{self.name}={value}: must be at least {self.minimum:g}")
+        return parsed
+
+    def _coerce(self, value: Any) -> Value:
+        want = type(self.default)
+        if isinstance(value, want) and not (want is not bool and isinstance(value, bool)):
+            return value
+        text = str(value).strip()
+        if want is bool:
+            if text.lower() in ("true", "yes", "on", "1"):
+                return True
+            if text.lower() in ("false", "no", "off", "0"):
+                return False
+            raise OptionError(f"{self.name}={value}: takes true or false")
+        if want in (int, float) and not isinstance(value, bool):
+            try:
+                number = want(text) if want is float else int(text, 10)
+            except ValueError:
+                pass
+            else:
+                return number
+            kind = "a whole number" if want is int else "a number"
+            raise OptionError(f"{self.name}={value}: takes {kind}")
+        if want is str and not isinstance(value, (bool, dict, list)):
+            return text
+        raise OptionError(f"{self.name}={value}: takes a {self.kind}")
+
+
+class WithOptions(Protocol):
+    """What option checks need of a compiler (compilers.base.Compiler has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def option_names(self) -> tuple[str, ...]: ...
+
+    def option(self, name: str) -> Option: ...
+
+
+def check_options(compilers: Sequence[WithOptions], given: Mapping[str, Any]) -> None:
+    """Refuses, before any work, a key that none of `compilers` declares or a value that one
+    that declares it does not allow.
+
+    Raises:
+        OptionError: one line naming the compilers, their valid keys and the nearest key.
+    """
+    for key, value in given.items():
+        owners = [c for c in compilers if key in c.option_names()]
+        if not owners:
+            raise unknown_option(key, compilers)
+        for compiler in owners:
+            try:
+                compiler.option(key).parse(value)
+            except OptionError as exc:
+                raise OptionError(f"option {exc} (for {compiler.name})") from None
+
+
+def unknown_option(key: str, compilers: Iterable[WithOptions]) -> OptionError:
+    compilers = list(compilers)
+    names = ", ".join(c.name for c in compilers)
+    valid = sorted({n for c in compilers for n in c.option_names()})
+    near = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean '{near[0]}'?)" if near else ""
+    if not valid:
+        return OptionError(f"unknown option '{key}': {names} take no options")
+    whose = "its" if len(compilers) == 1 else "their"
+    return OptionError(
+        f"unknown option '{key}' for {names}{hint}; {whose} options: {', '.join(valid)}"
+    )
+
+
+__all__ = ["Option", "OptionError", "Value", "WithOptions", "check_options", "unknown_option"]

@@ -1,0 +1,202 @@
+"""Preparation, before any cell runs: models, weights, data and the FP32 references.
+
+Everything a user can get wrong (an unreadable model, missing weights, a dataset that does not
+fit the model) fails here with one line. The FP32 references are run here too: a reference that
+cannot run only leaves fidelity empty, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgebench.accuracy.evaluation import (
+    REFERENCE_COMPILER,
+    EvalSet,
+    build_eval_set,
+    check_compatible,
+    load_outputs,
+    score,
+)
+from edgebench.compilers import get_compiler
+from edgebench.conversion.routes import NoRoute
+from edgebench.datasets import parse_dataset
+from edgebench.errors import ModelLoadError, UsageError
+from edgebench.harness.build import ArtifactBuilder
+from edgebench.harness.jobs import (
+    CalibrationSource,
+    InspectJob,
+    InspectResult,
+    PredictJob,
+    PredictResult,
+    RuntimeSpec,
+)
+from edgebench.harness.process import CellFailure, run_step
+from edgebench.models import InputSpec, ModelSpec, parse_input_shapes, resolve_model
+from edgebench.models.weights import ResolvedWeights, resolve_weights
+from edgebench.settings import GridSettings
+
+
+@dataclass
+class PreparedModel:
+    """A model ready for its cells: its spec (inputs known), weights, data and reference."""
+
+    spec: ModelSpec
+    weights: ResolvedWeights
+    eval_set: EvalSet | None = None
+    calibration: CalibrationSource = field(default_factory=CalibrationSource)
+    reference_name: str | None = None
+    reference_outputs: list[Any] | None = None
+    reference_accuracy: dict[str, Any] | None = None
+    reference_error: str | None = None
+
+    @property
+    def random_zoo_weights(self) -> bool:
+        """A zoo model with random weights: speed only, never an accuracy figure."""
+        return self.weights.is_random and self.spec.path is None
+
+
+def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]:
+    """Resolves every model and its weights, then reads the data; raises on bad input."""
+    prepared = []
+    for name in settings.models:
+        spec = resolve_model(name)
+        if spec.path is not None:
+            spec = _inspect(spec, settings, workdir)
+            weights = ResolvedWeights(f"file:{Path(spec.path or name).name}", None)
+        else:
+            weights = resolve_weights(
+                spec, _weights_name(spec, settings.weights), settings.cache_dir
+            )
+        prepared.append(PreparedModel(spec, weights))
+    _prepare_data(settings, prepared, workdir)
+    return prepared
+
+
+def _weights_name(spec: ModelSpec, requested: str) -> str:
+    if requested != "pretrained":
+        return requested
+    if not spec.weights:
+        raise UsageError(
+            f"{spec.name} has no pretrained weights that edgebench can fetch; "
+            "pass --weights PATH, or --weights random for speed-only figures"
+        )
+    return spec.weights[0]
+
+
+def _prepare_data(settings: GridSettings, models: list[PreparedModel], workdir: Path) -> None:
+    """Reads and preprocesses evaluation and calibration data: bad data fails here."""
+    s = settings
+    dataset = parse_dataset(s.dataset).limited(s.limit) if s.dataset else None
+    if dataset is None and s.fidelity:
+        dataset = parse_dataset("synthetic:8")
+    calib = parse_dataset(s.calib_dataset).limited(s.calib_size) if s.calib_dataset else None
+    for i, pm in enumerate(models):
+        pm.calibration = CalibrationSource("random", s.calib_size)
+        if calib is not None:
+            check_compatible(pm.spec, calib)
+            cs = build_eval_set(pm.spec, calib, workdir, f"calib-{i}")
+            pm.calibration = CalibrationSource(calib.spec, cs.n, str(cs.path))
+        if dataset is not None:
+            check_compatible(pm.spec, dataset)
+            pm.eval_set = build_eval_set(pm.spec, dataset, workdir, f"eval-{i}")
+
+
+def _inspect(spec: ModelSpec, settings: GridSettings, workdir: Path) -> ModelSpec:
+    """A model file's inputs, read in a worker (its framework loads there)."""
+    if settings.input_shape and spec.inputs:
+        return apply_input_shapes(spec, settings.input_shape)
+    assert spec.path is not None
+    try:
+        found = run_step(
+            "inspect", InspectJob(spec.path, spec.source_format), InspectResult, 300, workdir
+        )
+    except CellFailure as exc:
+        raise ModelLoadError(str(exc) if spec.path in str(exc) else f"{spec.path}: {exc}") from None
+    spec = spec.with_inputs(found.inputs)
+    if settings.input_shape:
+        return apply_input_shapes(spec, settings.input_shape)
+    for inp in spec.inputs:
+        if not inp.is_static:
+            shown = "x".join("?" if d is None else str(d) for d in inp.shape)
+            raise UsageError(
+                f"{spec.path}: input '{inp.name}' has a dynamic shape ({shown}); "
+                "give its per-sample shape with --input-shape, e.g. --input-shape 224,224,3"
+            )
+    return spec
+
+
+def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
+    shapes = parse_input_shapes(text)
+    inputs = list(spec.inputs) or [InputSpec(name or "input", ()) for name, _ in shapes]
+    if len(shapes) != len(inputs):
+        raise UsageError(
+            f"--input-shape gives {len(shapes)} shapes; {spec.name} has {len(inputs)} inputs"
+        )
+    named = {name: shape for name, shape in shapes if name}
+    out = []
+    for i, (inp, (_, shape)) in enumerate(zip(inputs, shapes, strict=True)):
+        shape = named.get(inp.name, shape) if named else shapes[i][1]
+        out.append(InputSpec(inp.name, tuple(shape), inp.dtype, inp.value_range))
+    return spec.with_inputs(tuple(out))
+
+
+def prepare_references(
+    settings: GridSettings,
+    models: list[PreparedModel],
+    builder: ArtifactBuilder,
+    workdir: Path,
+    on_progress: Callable[[str], None] = lambda s: None,
+) -> None:
+    """Runs each model's FP32 framework reference on its evaluation set, before any cell.
+
+    A reference that cannot run leaves fidelity empty with the reason; it is not fatal.
+    """
+    if not settings.fidelity:
+        return
+    if not any(get_compiler(n).runs_model for n in settings.compiler_names()):
+        return  # nothing in this run has model outputs to compare
+    for pm in models:
+        if pm.eval_set is not None:
+            _reference(settings, pm, builder, workdir, on_progress)
+
+
+def _reference(
+    settings: GridSettings,
+    pm: PreparedModel,
+    builder: ArtifactBuilder,
+    workdir: Path,
+    on_progress: Callable[[str], None],
+) -> None:
+    assert pm.eval_set is not None
+    src = pm.spec.source_format if pm.spec.path else "zoo"
+    name = REFERENCE_COMPILER.get(src)
+    pm.reference_name = f"{name} fp32" if name else None
+    if name is None:
+        pm.reference_error = f"no reference runtime for {src} models"
+        return
+    compiler = get_compiler(name)
+    if not compiler.probe().available:
+        pm.reference_error = f"reference {name} unavailable: {compiler.probe().reason}"
+        return
+    on_progress(f"reference outputs of {pm.spec.name} ({name} fp32)")
+    options = compiler.options({})
+    out = workdir / f"reference-{len(list(workdir.iterdir()))}.npz"
+    try:
+        plan = builder.plan(pm.spec, pm.weights, compiler, "fp32", options, 1, pm.calibration)
+        built = builder.build(plan, pm.calibration)
+        runtime = RuntimeSpec(
+            name, built.artifact_path if built else None, pm.spec, 1, settings.threads, options
+        )
+        job = PredictJob(runtime, str(pm.eval_set.path), str(out))
+        run_step("predict", job, PredictResult, settings.cell_timeout_s, workdir)
+    except (CellFailure, NoRoute) as exc:
+        pm.reference_error = f"reference {name} fp32 failed: {exc}"
+        return
+    pm.reference_outputs = load_outputs(out)
+    pm.reference_accuracy = score(pm.eval_set, pm.spec, pm.reference_outputs, pm.random_zoo_weights)
+
+
+__all__ = ["PreparedModel", "apply_input_shapes", "prepare_models", "prepare_references"]

@@ -1,0 +1,119 @@
+"""The stored record of a cell, built in one place from the typed results of its stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from edgebench.conversion.routes import BuiltArtifact
+from edgebench.harness.jobs import MeasureResult
+from edgebench.results import CellResult, Status
+from edgebench.sysinfo import package_versions, system_info
+
+
+@dataclass
+class CellOutcome:
+    """What the stages of one cell found, as they found it; a stage that ends the cell sets
+    `status` and `error`, and the stages after it do not run."""
+
+    status: Status = "failed"
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    built: BuiltArtifact | None = None
+    no_artifact: bool = False  # a compiler that builds nothing (null)
+    measured: MeasureResult | None = None
+    accuracy: dict[str, Any] | None = None
+    fidelity: dict[str, Any] | None = None
+    score_warnings: list[str] = field(default_factory=list)
+    explanation: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CellIdentity:
+    """What a cell is: model, weights, compiler, precision, batch and how it runs."""
+
+    run_id: str
+    model: str
+    weights: str
+    compiler: str
+    precision: str
+    batch_size: int
+    threads: int
+    options: dict[str, Any]
+    packages: tuple[str, ...]
+    scenario: str | None = None
+
+
+def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
+    """The record the store keeps, from the identity and whatever stages completed."""
+    i = identity
+    cell = CellResult(
+        run_id=i.run_id,
+        model=i.model,
+        weights=i.weights,
+        compiler=i.compiler,
+        precision=i.precision,
+        batch_size=i.batch_size,
+        threads=i.threads,
+        status=outcome.status,
+        error=outcome.error,
+        system=system_info(),
+        versions=package_versions(("numpy", *i.packages)),
+        options=dict(i.options),
+        loadgen={"scenario": i.scenario} if i.scenario else None,
+        warnings=list(outcome.warnings),
+    )
+    _conversion(cell, outcome)
+    if outcome.measured is not None:
+        _measurement(cell, outcome.measured)
+    cell.accuracy, cell.fidelity = outcome.accuracy, outcome.fidelity
+    cell.warnings.extend(outcome.score_warnings)
+    if cell.noisy:
+        cell.warnings.append(
+            f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"
+        )
+    cell.explain = outcome.explanation
+    return cell
+
+
+def _conversion(cell: CellResult, outcome: CellOutcome) -> None:
+    built = outcome.built
+    if outcome.no_artifact:
+        cell.convert_s, cell.model_size_mb, cell.cache_hit = 0.0, 0.0, True
+    if built is None:
+        return
+    cell.artifact_path = built.artifact_path
+    cell.model_size_mb = round(built.size_bytes / 2**20, 3)
+    cell.convert_steps = [asdict(s) for s in built.steps]
+    cell.convert_s = built.convert_s
+    cell.cache_hit = built.cache_hit
+    cell.warnings.extend(built.warnings)
+    cell.artifact_info = dict(built.info)
+
+
+def _measurement(cell: CellResult, measured: MeasureResult) -> None:
+    cell.with_samples(measured.samples_ms, cell.batch_size, measured.window_s)
+    cell.load_s = measured.load_s
+    cell.first_inference_ms = measured.first_inference_ms
+    cell.peak_rss_mb = measured.peak_rss_mb
+    cell.noise_cpu_pct = measured.noise_cpu_pct
+    cell.outputs = [{"shape": list(o.shape), "dtype": o.dtype} for o in measured.outputs]
+    if measured.telemetry is not None:
+        for f in fields(measured.telemetry):
+            setattr(cell, f.name, getattr(measured.telemetry, f.name))
+    cell.runtime_metrics = measured.runtime_metrics
+    compile_s = (cell.runtime_metrics or {}).get("compile_s")
+    if compile_s:  # a JIT's compile on load (torch.compile) is conversion, not load, time
+        cell.convert_s = (cell.convert_s or 0.0) + compile_s
+        cell.load_s = max(0.0, (cell.load_s or 0.0) - compile_s)
+    if cell.power_w is None and cell.power_source:
+        cell.warnings.append(f"no power figures: {cell.power_source}")
+    if cell.throttled:
+        cell.warnings.append("throttled: the CPU ran below its top clock or hit a limit")
+    cell.drift = measured.drift
+    if measured.loadgen:  # LoadGen's samples/s is the scenario's throughput
+        cell.loadgen = measured.loadgen
+        cell.throughput_ips = cell.loadgen.get("samples_per_s") or cell.throughput_ips
+
+
+__all__ = ["CellIdentity", "CellOutcome", "build_record"]
