@@ -2,7 +2,11 @@
 
 A key hashes (model, weights, step, precision, options, library versions), so a new library
 version or option makes a new artifact instead of reusing a stale one. Each entry folder holds
-the artifact and `meta.json` with the conversion time of the run that built it.
+the artifact and `meta.json` with the conversion time of the run that built it, and the
+artifact's size, newest modification time and content hash. An entry is checked on use: a size
+or time that differs from the recorded one means the content is hashed again, and a damaged
+entry (unreadable meta.json, missing or changed artifact) is removed and counts as a miss, with
+a warning, so it is rebuilt rather than measured.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,28 @@ def cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
+def _files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def content_stamp(path: Path) -> tuple[int, int]:
+    """A file's or folder's total size and newest modification time: cheap to read."""
+    stats = [p.stat() for p in _files(path)]
+    return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+
+
+def content_hash(path: Path) -> str:
+    """The sha256 of a file's bytes, or of a folder's file names and bytes."""
+    h = hashlib.sha256()
+    for p in _files(path):
+        if path.is_dir():
+            h.update(p.relative_to(path).as_posix().encode() + b"\0")
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     """One cached artifact: `path` is the artifact inside the entry folder."""
@@ -43,23 +69,65 @@ class CacheEntry:
         return float(self.meta.get("convert_s", 0.0))
 
 
+@dataclass
 class ArtifactCache:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    root: Path
+    # Damaged entries found (and removed) by this instance, one line each, for the cells.
+    warnings: list[str] = field(default_factory=list)
+    _verified: set[tuple[str, int, int]] = field(default_factory=set, repr=False)
 
     def folder(self, stage: str, key: str) -> Path:
         return self.root / "artifacts" / stage / key
 
     def lookup(self, stage: str, key: str) -> CacheEntry | None:
+        """The entry, or None when there is none or it is damaged (then removed)."""
         folder = self.folder(stage, key)
         meta_file = folder / "meta.json"
-        if not meta_file.is_file():
+        if not folder.is_dir():
             return None
-        meta = json.loads(meta_file.read_text())
-        path = folder / meta["artifact"]
-        if not path.exists():
+        try:
+            meta = json.loads(meta_file.read_text())
+            path = folder / meta["artifact"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self._damaged(stage, key, f"meta.json unreadable: {type(exc).__name__}")
+            return None
+        problem = (
+            f"{meta['artifact']} is missing"
+            if not path.exists()
+            else self._check(path, meta.get("content"))
+        )
+        if problem is not None:
+            self._damaged(stage, key, problem)
             return None
         return CacheEntry(folder, path, meta)
+
+    def _check(self, path: Path, recorded: dict[str, Any] | None) -> str | None:
+        """Why the artifact differs from what was built, or None."""
+        if recorded is None:  # built by an edgebench that recorded no content: trusted
+            return None
+        size, mtime = content_stamp(path)
+        memo = (str(path), size, mtime)
+        if memo in self._verified:
+            return None
+        if size != recorded.get("bytes"):
+            return f"{size} bytes, built as {recorded.get('bytes')}"
+        if mtime != recorded.get("mtime_ns") and content_hash(path) != recorded.get("sha256"):
+            return "its content changed since it was built"
+        self._verified.add(memo)
+        return None
+
+    def _damaged(self, stage: str, key: str, why: str) -> None:
+        self.warnings.append(f"cache entry {stage}/{key} was damaged ({why}): rebuilt")
+        shutil.rmtree(self.folder(stage, key), ignore_errors=True)
+
+    def remove_stale_scratch(self) -> None:
+        """Removes half-built entries left by conversions whose process is gone."""
+        from edgebench.harness.process import pid_alive
+
+        for scratch in (self.root / "artifacts").glob("*/.*.tmp"):
+            pid = scratch.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                shutil.rmtree(scratch, ignore_errors=True)
 
     def begin(self, stage: str, key: str) -> Path:
         """A fresh scratch folder to build an entry in; `commit` moves it into place."""
@@ -71,7 +139,9 @@ class ArtifactCache:
     def commit(
         self, stage: str, key: str, scratch: Path, artifact: str, meta: dict[str, Any]
     ) -> CacheEntry:
-        meta = {**meta, "artifact": artifact, "created": time.time()}
+        size, mtime = content_stamp(scratch / artifact)
+        content = {"bytes": size, "mtime_ns": mtime, "sha256": content_hash(scratch / artifact)}
+        meta = {**meta, "artifact": artifact, "created": time.time(), "content": content}
         (scratch / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
         final = self.folder(stage, key)
         shutil.rmtree(final, ignore_errors=True)

@@ -38,6 +38,21 @@ def classification_accuracy(
     }
 
 
+FLAT_REFERENCE = (
+    "the FP32 reference's outputs do not vary with the input: any artifact would agree, so "
+    "no fidelity figure is shown"
+)
+
+
+def does_not_vary(reference: np.ndarray) -> bool:
+    """Whether outputs (samples x values) are the same for every input, to within float32
+    rounding (a random network whose activations faded away)."""
+    if reference.shape[0] < 2:
+        return False
+    scale = float(np.max(np.abs(reference))) or 1.0
+    return float(np.max(np.std(reference, axis=0))) <= 1e-6 * scale
+
+
 def fidelity(
     outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray], task: str
 ) -> dict[str, Any]:
@@ -54,6 +69,8 @@ def fidelity(
     pairs = _match(outputs, reference)
     out = np.concatenate([o.reshape(o.shape[0], -1).astype(np.float64) for o, _ in pairs], axis=1)
     ref = np.concatenate([r.reshape(r.shape[0], -1).astype(np.float64) for _, r in pairs], axis=1)
+    if does_not_vary(ref):
+        return {"n": int(ref.shape[0]), "error": FLAT_REFERENCE}
     diff = out - ref
     noise = float(np.sum(diff**2))
     signal = float(np.sum(ref**2))
@@ -105,9 +122,14 @@ def detection_agreement(
             if overlaps[k] >= iou:
                 matched += 1
                 score_diffs.append(abs(float(scores[i, same[k]]) - float(rscores[i, j])))
+    if not total:
+        return {
+            "n": int(rboxes.shape[0]),
+            "error": "the FP32 reference found no detection: there is nothing to agree on",
+        }
     return {
         "n": int(rboxes.shape[0]),
-        "detection_agreement": matched / total if total else 1.0,
+        "detection_agreement": matched / total,
         "mean_score_diff": float(np.mean(score_diffs)) if score_diffs else None,
     }
 

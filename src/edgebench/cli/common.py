@@ -21,7 +21,7 @@ from edgebench.errors import UsageError
 
 # Piped output (make bench, CI logs) gets a wide table instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DbOption = Annotated[Path, typer.Option("--db", help="Results store (SQLite file).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result records as JSON.")]
@@ -67,7 +67,12 @@ def new_progress(console: Console) -> Any:
 
 
 # Warnings worth a line in the terminal as each cell finishes (all are kept in the record).
-_SHOWN_WARNINGS = ("noisy", "int8 calibrated on random inputs", "no power figures: none (command")
+_SHOWN_WARNINGS = (
+    "noisy",
+    "int8 calibrated on random inputs",
+    "no power figures: none (command",
+    "cache entry",
+)
 
 
 def print_cell(console: Console, cell: Any) -> None:

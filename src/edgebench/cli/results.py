@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -137,6 +136,7 @@ def compare(
         parse_fail_on,
         to_records,
     )
+    from edgebench.report.table import dumps
     from edgebench.results import latest_cells
 
     rules = [parse_fail_on(text) for text in fail_on or []]
@@ -150,7 +150,7 @@ def compare(
     if not comparison.pairs and not comparison.newly_failed:
         raise UsageError(f"runs {run_a} and {run_b} have no cells in common")
     if as_json:
-        print(json.dumps(to_records(comparison), indent=1))
+        print(dumps(to_records(comparison)))
     else:
         out.print(comparison_table(comparison, run_a, run_b))
     for line in gate_lines(comparison, rules, run_a, run_b):

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgebench.cache import ArtifactCache, CacheEntry, cache_key, size_on_disk
+from edgebench.cache import (
+    ArtifactCache,
+    CacheEntry,
+    cache_key,
+    content_hash,
+    size_on_disk,
+)
 from edgebench.compilers import Compiler
 from edgebench.errors import EdgebenchError
 from edgebench.models import ModelSpec
@@ -203,9 +209,12 @@ class Plan:
         return any(s.converter is not None and s.converter.rebuilds_network for s in self.steps)
 
     def cached(self, cache: ArtifactCache) -> CacheEntry | None:
+        """The final artifact, when every step of the plan is in the cache and sound (a
+        missing or damaged step is rebuilt by the conversion worker)."""
         if not self.steps:
             return None
-        return cache.lookup(self.final.stage, self.final.key)
+        entries = [cache.lookup(step.stage, step.key) for step in self.steps]
+        return entries[-1] if all(e is not None for e in entries) else None
 
     def describe(
         self,
@@ -217,7 +226,7 @@ class Plan:
         step's time (from the run that built it), warnings and info. `built` holds the keys of
         the steps this run built; the others came from the cache."""
         steps: list[StepRecord] = []
-        warnings: list[str] = []
+        warnings: list[str] = list(cache.warnings)  # damaged entries rebuilt on the way
         info: dict[str, Any] = {}
         entry: CacheEntry | None = None
         source = self.model.path  # what the compile step starts from (explain's "before")
@@ -274,11 +283,31 @@ def _host_key() -> dict[str, Any]:
     }
 
 
+_CONTENT: dict[tuple[str, int, int, int], str] = {}
+
+
+def _content_of(path: Path) -> str:
+    """The content hash of a user's model file or folder, hashed once per process for as
+    long as its size and newest times stay the same (the change time too: a write moves it
+    even where the modification time is put back)."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    stats = [p.stat() for p in files]
+    memo = (
+        str(path.resolve()),
+        sum(s.st_size for s in stats),
+        max((s.st_mtime_ns for s in stats), default=0),
+        max((s.st_ctime_ns for s in stats), default=0),
+    )
+    if memo not in _CONTENT:
+        _CONTENT[memo] = content_hash(path)
+    return _CONTENT[memo]
+
+
 def source_key(model: ModelSpec, weights: ResolvedWeights) -> str:
     if model.path is not None:
-        p = Path(model.path)
-        stat = p.stat()
-        return cache_key({"file": str(p), "size": stat.st_size, "mtime": stat.st_mtime_ns})
+        # By content, not by path and time: a folder replaced in place (a new SavedModel
+        # with the same sizes) is a new model, and a copy elsewhere is the same one.
+        return cache_key({"content": _content_of(Path(model.path))})
     return cache_key(
         {
             "zoo": model.name,

@@ -8,6 +8,7 @@ again at once for every cell that needs it, with the same reason.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class ArtifactBuilder:
         self.cache, self.workdir, self.timeout_s, self.seed = cache, workdir, timeout_s, seed
         self.on_progress = on_progress
         self._failed: dict[str, CellFailure] = {}
+        cache.remove_stale_scratch()
 
     def plan(
         self,
@@ -54,11 +56,14 @@ class ArtifactBuilder:
         key = the_plan.final.key
         if key in self._failed:
             raise self._failed[key]
+        self.cache.warnings.clear()
         if the_plan.cached(self.cache) is not None:
             return the_plan.describe(self.cache)
+        damaged = list(self.cache.warnings)  # found here; the worker rebuilds them
         job = ConvertJob(the_plan, str(self.cache.root), calibration, self.seed)
         try:
-            return run_step("convert", job, BuiltArtifact, self.timeout_s, self.workdir)
+            built = run_step("convert", job, BuiltArtifact, self.timeout_s, self.workdir)
+            return replace(built, warnings=(*damaged, *built.warnings))
         except CellFailure as exc:
             reason = str(exc) if exc.status != "failed" else f"conversion failed: {exc}"
             self._failed[key] = CellFailure(reason, exc.kind)

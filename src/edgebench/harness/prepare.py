@@ -67,6 +67,8 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
             spec = _inspect(spec, settings, workdir)
             weights = ResolvedWeights(f"file:{Path(spec.path or name).name}", None)
         else:
+            if settings.input_shape:  # a zoo model's inputs are fixed: only check
+                apply_input_shapes(spec, settings.input_shape)
             weights = resolve_weights(
                 spec, _weights_name(spec, settings.weights), settings.cache_dir
             )
@@ -129,6 +131,9 @@ def _inspect(spec: ModelSpec, settings: GridSettings, workdir: Path) -> ModelSpe
 
 
 def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
+    """Fills the dynamic dimensions of a model's inputs with `--input-shape`; a shape that
+    contradicts a static dimension is refused (the model would be measured at a size it does
+    not take)."""
     shapes = parse_input_shapes(text)
     inputs = list(spec.inputs) or [InputSpec(name or "input", ()) for name, _ in shapes]
     if len(shapes) != len(inputs):
@@ -139,8 +144,22 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
     out = []
     for i, (inp, (_, shape)) in enumerate(zip(inputs, shapes, strict=True)):
         shape = named.get(inp.name, shape) if named else shapes[i][1]
+        _check_static(spec, inp, shape)
         out.append(InputSpec(inp.name, tuple(shape), inp.dtype, inp.value_range))
     return spec.with_inputs(tuple(out))
+
+
+def _check_static(spec: ModelSpec, inp: InputSpec, shape: tuple[int, ...]) -> None:
+    if not inp.shape:
+        return  # nothing known about this input yet
+    shown = "x".join("?" if d is None else str(d) for d in inp.shape)
+    if len(shape) != len(inp.shape) or any(
+        d is not None and d != given for d, given in zip(inp.shape, shape, strict=False)
+    ):
+        raise UsageError(
+            f"--input-shape {'x'.join(map(str, shape))} contradicts input '{inp.name}' of "
+            f"{spec.name}, which is {shown} per sample (only '?' sizes can be set)"
+        )
 
 
 def prepare_references(

@@ -146,14 +146,14 @@ def remove_stale_scratch(root: Path | None = None) -> list[Path]:
     removed = []
     for folder in root.glob(f"{SCRATCH_PREFIX}*"):
         match = re.match(rf"{SCRATCH_PREFIX}(\d+)-", folder.name)
-        if not match or not folder.is_dir() or _alive(int(match.group(1))):
+        if not match or not folder.is_dir() or pid_alive(int(match.group(1))):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -166,6 +166,7 @@ def _alive(pid: int) -> bool:
 __all__ = [
     "CellFailure",
     "new_scratch",
+    "pid_alive",
     "remove_stale_scratch",
     "run_step",
     "watch_parent",

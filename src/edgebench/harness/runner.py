@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
 from typing import Any
 
 from edgebench.cache import ArtifactCache
@@ -20,6 +21,7 @@ from edgebench.harness.build import ArtifactBuilder
 from edgebench.harness.pipeline import CellPipeline, CellSpec
 from edgebench.harness.prepare import PreparedModel, prepare_models, prepare_references
 from edgebench.harness.process import CellFailure, new_scratch, remove_stale_scratch
+from edgebench.models import is_zoo_name
 from edgebench.results import CellResult
 from edgebench.settings import GridSettings, usable_cores
 
@@ -77,6 +79,12 @@ class Runner:
                 f"--threads {s.threads} is more than the {usable_cores()} usable cores: "
                 "threads will share cores, and latency will suffer"
             )
+        for name in s.models:
+            if is_zoo_name(name) and Path(name).exists():
+                notes.append(
+                    f"'{name}' is a zoo model and also a folder here: measuring the zoo model "
+                    f"(write ./{name} for the folder)"
+                )
         repeated = sorted({b for b in s.batch_sizes if s.batch_sizes.count(b) > 1})
         if repeated:
             notes.append(f"batch size {', '.join(map(str, repeated))} given twice: measured once")

@@ -13,6 +13,7 @@ __all__ = [
     "ModelSpec",
     "get_model",
     "list_models",
+    "is_zoo_name",
     "looks_like_path",
     "register",
     "resolve_model",
@@ -39,7 +40,16 @@ def source_format_of(path: Path) -> str:
 
 
 def looks_like_path(name: str) -> bool:
-    return "/" in name or Path(name).suffix.lower() in _SUFFIX_FORMATS or Path(name).exists()
+    """Whether a `--model` value names a file: a path, a model file's suffix, or something
+    that exists here and is not a zoo name (a zoo name wins over a same-named folder; write
+    ./NAME for the folder)."""
+    if "/" in name or Path(name).suffix.lower() in _SUFFIX_FORMATS:
+        return True
+    return Path(name).exists() and not is_zoo_name(name)
+
+
+def is_zoo_name(name: str) -> bool:
+    return any(m.name == name for m in list_models())
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:

@@ -67,4 +67,8 @@ def build(out: Path, weights: str | None = None, size: int = 224, num_classes: i
     model = keras.Model(inputs, fc(x), name="efficientnet_lite0")
     if weights:
         load_torch_weights(bindings, load_legacy_state_dict(Path(weights)))
+    else:
+        from edgebench.models.random_init import lively_random_weights
+
+        lively_random_weights(model, (-1.0, 1.0))  # this model's preprocessed input range
     model.save(out)

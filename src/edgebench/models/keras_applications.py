@@ -17,7 +17,8 @@ def build(
 
     Args:
         out: where to write the `.keras` file.
-        weights: path to a weights file, or None for random weights (seeded, so reproducible).
+        weights: path to a weights file, or None for random weights (seeded, so reproducible,
+            with outputs that vary with the input: models/random_init.py).
         application: the class name in `keras.applications`.
         size: input height and width.
         alpha: width multiplier, for MobileNets.
@@ -31,4 +32,8 @@ def build(
     model = getattr(keras.applications, application)(**kwargs)
     if weights:
         model.load_weights(weights)
+    else:
+        from edgebench.models.random_init import lively_random_weights
+
+        lively_random_weights(model)
     model.save(out)

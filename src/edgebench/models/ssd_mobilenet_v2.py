@@ -66,6 +66,10 @@ def build(out: Path, weights: str | None = None, image_size: int = IMAGE_SIZE) -
     backbone = keras.applications.MobileNetV2(
         input_shape=(image_size, image_size, 3), include_top=False, weights=None
     )
+    if not weights:  # random weights whose features vary with the image
+        from edgebench.models.random_init import lively_random_weights
+
+        lively_random_weights(backbone)
     features = [
         backbone.get_layer("block_13_expand_relu").output,
         backbone.get_layer("out_relu").output,

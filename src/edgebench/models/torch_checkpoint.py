@@ -66,6 +66,17 @@ def _rebuild_tensor_v2(
     return _LazyTensor(storage, offset, tuple(size), tuple(stride))
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """The header pickles (magic number, protocol version, system info): plain values only,
+    no global of any kind."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"checkpoint refers to {module}.{name}, which is not allowed")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("a checkpoint header has no persistent ids")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, f: BinaryIO, storages: dict[str, _Storage]) -> None:
         super().__init__(f, encoding="latin1")
@@ -97,10 +108,12 @@ def load_legacy_state_dict(path: Path) -> dict[str, np.ndarray]:
     """
     try:
         with open(path, "rb") as f:
-            if pickle.load(f) != _LEGACY_MAGIC:  # noqa: S301 - plain ints, checked
+            # Nothing of the file is unpickled except through the restricted unpicklers: a
+            # checkpoint's pickles can name any callable, and plain pickle.load would call it.
+            if _PlainUnpickler(f).load() != _LEGACY_MAGIC:
                 raise ModelLoadError(f"{path}: not a legacy PyTorch checkpoint")
-            pickle.load(f)  # protocol version  # noqa: S301
-            pickle.load(f)  # sys info  # noqa: S301
+            _PlainUnpickler(f).load()  # protocol version
+            _PlainUnpickler(f).load()  # sys info
             storages: dict[str, _Storage] = {}
             obj = _RestrictedUnpickler(f, storages).load()
             keys = _RestrictedUnpickler(f, storages).load()

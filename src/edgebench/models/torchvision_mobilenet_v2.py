@@ -82,6 +82,10 @@ def build(out: Path, weights: str | None = None, size: int = 224, num_classes: i
     model = keras.Model(inputs, outputs, name="mobilenet_v2_torchvision")
     if weights:
         load_torch_weights(bindings, load_legacy_state_dict(Path(weights)))
+    else:
+        from edgebench.models.random_init import lively_random_weights
+
+        lively_random_weights(model, (-2.1, 2.6))  # this model's preprocessed input range
     model.save(out)
 
 

@@ -115,6 +115,12 @@ def resolve_weights(model: ModelSpec, weights: str, cache_dir: Path) -> Resolved
         return ResolvedWeights(f"file:{file_digest_short(Path(model.path))}", None)
     candidate = Path(weights).expanduser()
     if candidate.is_file():
+        if candidate.suffix.lower() in (".pth", ".pt"):
+            # Read here, before any work and only through the restricted unpickler: a bad or
+            # hostile checkpoint stops the run with one line.
+            from edgebench.models.torch_checkpoint import load_legacy_state_dict
+
+            load_legacy_state_dict(candidate)
         return ResolvedWeights(
             f"file:{candidate.name}:{file_digest_short(candidate)}", str(candidate)
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,7 +23,9 @@ def _n(value: object, digits: int = 3) -> str:
 
 
 def _cell_text(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A table cell: HTML escaped as the HTML report does (Markdown renderers pass raw HTML
+    through), pipes escaped, one line."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,8 +67,25 @@ def to_csv(cells: Sequence[CellResult]) -> str:
     return buf.getvalue()
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float as null: strict JSON parsers (JavaScript's
+    JSON.parse, jq) refuse `Infinity` and `NaN`."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Strict JSON for people's tools (never `Infinity` or `NaN`)."""
+    return json.dumps(json_safe(value), indent=1, default=str, allow_nan=False)
+
+
 def to_json(cells: Sequence[CellResult], samples: bool = False) -> str:
-    return json.dumps([c.to_dict(samples=samples) for c in cells], indent=1, default=str)
+    return dumps([c.to_dict(samples=samples) for c in cells])
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -127,7 +145,10 @@ def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
         if show_fid:
             fid = c.fidelity or {}
             agree = fid.get("top1_agreement", fid.get("detection_agreement"))
-            extra += [_fmt(agree, 3), _fmt(fid.get("snr_db"), 1)]
+            extra += [
+                f"{agree:.3f}" if isinstance(agree, (int, float)) else "-",
+                _fmt(fid.get("snr_db"), 1),
+            ]
             if fid.get("error"):
                 notes.append(f"[{len(notes) + 1}] fidelity: {fid['error']}")
         table.add_row(

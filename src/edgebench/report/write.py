@@ -25,7 +25,7 @@ def write_report(
 
     if fmt not in FORMATS:
         raise UsageError(f"--format takes {', '.join(FORMATS)}, not '{fmt}'")
-    with ResultStore(db) as store:
+    with ResultStore(db, read_only=True) as store:
         runs = [store.run(r) for r in run_ids]
         cells = latest_cells(c for r in run_ids for c in store.cells(r, samples=False))
     if not cells:
