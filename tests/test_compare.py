@@ -146,3 +146,37 @@ def test_compare_cli_exit_codes(tmp_path: Path) -> None:
     ):
         bad = run_cli("compare", *args, "--db", str(db2), cwd=tmp_path)
         assert bad.returncode == 2 and needle in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_noisy_cell_is_inconclusive_not_a_regression(tmp_path: Path) -> None:
+    """A run measured at 32-75% foreign CPU against a quiet one: its slower p50 is reported
+    as inconclusive, with each side's noise, and does not fail the gate unless --strict."""
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.add_run("quiet", {}, {}, "0", None)
+        store.add_run("busy", {}, {}, "0", None)
+        quiet = _cell("quiet", "fp32", 10.0, 0.02, seed=1)
+        quiet.noise_cpu_pct = 2.0
+        busy = _cell("busy", "fp32", 13.1, 0.02, seed=2)
+        busy.noise_cpu_pct = 75.0
+        store.add_cell(quiet)
+        store.add_cell(busy)
+    r = run_cli("compare", "quiet", "busy", "--db", str(db), "--fail-on", "p50:5%", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "inconclusive: noisy" in r.stdout and "A 2% / B 75%" in r.stdout
+    assert "inconclusive: noisy: mobilenet_v2 random tflite fp32 b1" in r.stderr
+    strict = run_cli(
+        "compare", "quiet", "busy", "--db", str(db), "--fail-on", "p50:5%", "--strict",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert strict.returncode == 1 and "regression:" in strict.stderr
+
+
+def test_latency_and_throughput_moving_apart_is_explained() -> None:
+    a = _cell("A", "fp32", 10.0, 0.02, seed=1)
+    b = _cell("B", "fp32", 13.0, 0.02, seed=2)
+    a.options = b.options = {"ov_hint": "THROUGHPUT"}
+    b.throughput_ips = (a.throughput_ips or 0) * 1.045  # more images per second
+    cmp = compare_cells([a], [b], [parse_fail_on("p50:5%")])
+    (pair,) = cmp.pairs
+    assert pair.notes and "THROUGHPUT hint" in pair.notes[0] and "throughput +4.5%" in pair.notes[0]

@@ -325,3 +325,42 @@ def test_executorch_shows_what_xnnpack_took_and_what_fell_back(
     assert ex["profile"]["source"] == "ExecuTorch ETDump"
     _check_shares(ex["profile"])
     assert any("IGEMM" in o["op"] or "GEMM" in o["op"] for o in ex["profile"]["top_ops"])
+
+
+@pytest.mark.tflite
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_int8_mobilenet_categories_match_the_graph(tmp_path: Path, shared_cache: Path) -> None:
+    """Each compiler's category counts agree with the op types of its own graph, and kernel
+    time lands on the graph op it computes (XNNPACK's 1x1-conv GEMMs are conv time)."""
+    cells = _explain(
+        tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--weights", "random",
+        "--compiler", "tflite,onnxruntime,openvino", "--precision", "int8",
+    )  # fmt: skip
+
+    def count(ops: dict[str, int], *names: str) -> int:
+        return sum(n for op, n in ops.items() for name in names if op.split("+")[0] == name)
+
+    ort = cells["onnxruntime", "int8"]["explain"]["after"]
+    ops, cats = ort["ops"], ort["categories"]
+    assert cats.get("matmul/dense", 0) == count(ops, "QLinearMatMul", "MatMul", "Gemm", "QGemm")
+    assert cats.get("pool", 0) == count(ops, "QLinearGlobalAveragePool", "GlobalAveragePool")
+    assert cats.get("elementwise", 0) >= count(ops, "QLinearAdd", "Add") >= 10
+    assert cats.get("conv", 0) + cats.get("depthwise conv", 0) == count(
+        ops, "QLinearConv", "Conv", "ConvInteger"
+    )
+    tfl = cells["tflite", "int8"]["explain"]
+    ops, cats = tfl["after"]["ops"], tfl["after"]["categories"]
+    assert cats["conv"] == count(ops, "CONV_2D")
+    assert cats["depthwise conv"] == count(ops, "DEPTHWISE_CONV_2D")
+    assert cats.get("matmul/dense", 0) == count(ops, "FULLY_CONNECTED") == 1
+    _check_shares(tfl["profile"])
+    shares = {c["category"]: c["share"] for c in tfl["profile"]["categories"]}
+    assert shares["conv"] > shares.get("matmul/dense", 0.0)
+    assert tfl["placement"]["run_as_gemm"]["1x1 convolutions run as GEMM"] > 0
+    ov = cells["openvino", "int8"]["explain"]["after"]
+    ops, cats = ov["ops"], ov["categories"]
+    assert cats.get("conv", 0) + cats.get("depthwise conv", 0) == count(
+        ops, "Convolution", "GroupConvolution"
+    )
+    assert cats.get("matmul/dense", 0) == count(ops, "FullyConnected", "MatMul")

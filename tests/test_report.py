@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import random
 import re
 import subprocess
@@ -271,12 +273,23 @@ def test_report_in_headless_chromium(store: Path, tmp_path: Path, chromium: Path
             "--v=0",
         ]
         # The DOM after the page's own script ran: the sortable tables are wired up, and every
-        # figure is there.
+        # figure is there. A line of script records how wide the page is laid out at 1280 px.
+        measured = tmp_path / "measured.html"
+        measured.write_text(
+            html.read_text().replace(
+                "</body>",
+                "<script>document.body.dataset.width=document.documentElement.scrollWidth;"
+                "</script></body>",
+            )
+        )
         dom = subprocess.run(
-            [*flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120
+            [*flags, "--window-size=1280,1000", "--dump-dom", measured.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         shot_run = subprocess.run(
-            [*flags, f"--screenshot={shot}", "--window-size=1400,2000", html.as_uri()],
+            [*flags, f"--screenshot={shot}", "--window-size=1280,2000", html.as_uri()],
             capture_output=True,
             text=True,
             timeout=120,
@@ -293,6 +306,25 @@ def test_report_in_headless_chromium(store: Path, tmp_path: Path, chromium: Path
     assert len(re.findall(r"<svg[^>]*class=\"eb-figure\"", page)) == 2 * 4 + 2
     assert page.count('class="pareto"') == 2
     assert shot.is_file() and shot.stat().st_size > 20_000
+    # No horizontal scroll at 1280 px: the wide table of every field scrolls in its own box.
+    width = re.search(r'data-width="(\d+)"', page)
+    assert width and int(width.group(1)) <= 1280, width
+    assert "<details><summary>All fields</summary>" in page
+    # Plain numbers on axes, and Pareto names that do not overlap.
+    assert not re.search(r">\d(\.\d+)?e[+-]\d+<", page)
+    labelled = 0
+    for svg in page.split("<svg")[1:]:
+        boxes = [
+            (float(x), float(y), len(label))
+            for x, y, label in re.findall(
+                r'class="point-label" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)<', svg
+            )
+        ]
+        labelled += len(boxes)
+        for i, (x1, y1, n1) in enumerate(boxes):
+            for x2, y2, _ in boxes[i + 1 :]:
+                assert abs(y1 - y2) >= 10 or abs(x1 - x2) >= 5 * n1, (boxes[i], (x2, y2))
+    assert labelled
 
 
 def _explained(precision: str, conv_ms: float) -> dict:
@@ -333,3 +365,33 @@ def test_where_the_time_goes_stacks_op_categories_per_explained_cell() -> None:
     md = render_markdown([], cells)
     assert "fused       Conv2D+Mul+AddV2+Relu6 -> CONV_2D+RELU6 x35" in md
     assert "fallback    CUMSUM 1" in md
+
+
+def _strict_json(text: str) -> object:
+    """Parses as JavaScript's JSON.parse and jq do: Infinity and NaN are errors."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_outputs_parse_with_a_strict_parser(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.add_run("run-a", _host("pi"), {}, "0.1.0", None)
+        store.add_run("run-b", _host("pi"), {}, "0.1.0", None)
+        for run_id in ("run-a", "run-b"):
+            cell = make_cell(run_id, "mobilenet_v2", "tflite", "fp32", 1, "pi")
+            cell.fidelity = {"top1_agreement": 1.0, "snr_db": math.inf, "cosine": math.nan}
+            store.add_cell(cell)
+    outputs = [
+        run_cli("export", "--format", "json", "--db", str(db), cwd=tmp_path),
+        run_cli("results", "--json", "--db", str(db), cwd=tmp_path),
+        run_cli("compare", "run-a", "run-b", "--json", "--db", str(db), cwd=tmp_path),
+    ]
+    for r in outputs:
+        assert r.returncode == 0, r.stderr
+        _strict_json(r.stdout)
+    (record,) = _strict_json(outputs[0].stdout)  # type: ignore[misc]
+    assert record["fidelity"]["snr_db"] is None and record["fidelity"]["cosine"] is None

@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
 from edgebench.errors import UsageError
+
+# A flag takes no value, so its help shows none (typer shows `<bool>` for every flag).
+_display_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = (  # type: ignore[method-assign]
+    lambda self, ctx: None if self.is_flag else _display_type(self, ctx)
+)
 
 # Piped output (make bench, CI logs) gets a wide table instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -83,11 +90,12 @@ def print_cell(console: Console, cell: Any) -> None:
     p50 = f" p50 {cell.latency_ms.p50:.2f} ms" if cell.latency_ms else ""
     console.print(
         f"{mark} {escape(cell.model)} {cell.compiler} {cell.precision} b{cell.batch_size}{p50}"
-        + escape(f": {cell.error}" if cell.error else "")
+        + escape(f": {cell.error}" if cell.error else ""),
+        soft_wrap=True,
     )
     for warning in cell.warnings:
         if warning.startswith(_SHOWN_WARNINGS):
-            console.print(f"  [yellow]warning:[/] {escape(warning)}")
+            console.print(f"  [yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 def print_summary(run_id: str, cells: list[Any], db: Path, extra: str = "") -> None:
@@ -95,7 +103,7 @@ def print_summary(run_id: str, cells: list[Any], db: Path, extra: str = "") -> N
 
     counts = {s: sum(c.status == s for c in cells) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing left to run"
-    err.print(f"run {run_id}: {summary}{extra}; stored in {db}")
+    err.print(f"run {run_id}: {summary}{extra}; stored in {db}", soft_wrap=True)
 
 
 # --- the store, for reading ----------------------------------------------------------------
@@ -178,7 +186,12 @@ def grid_parameters(
             default = ",".join(str(v) for v in default)
         if isinstance(default, dict):
             default = None
-        option = typer.Option(*names, help=field.description, show_default=default is not None)
+        option = typer.Option(
+            *names,
+            help=field.description,
+            show_default=default is not None,
+            metavar="KEY=VALUE" if kind == list[str] | None else None,
+        )
         params.append(
             inspect.Parameter(
                 "__".join(path),

@@ -126,9 +126,19 @@ def compare(
         ),
     ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level of the tests.")] = 0.05,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Let cells measured under noise (above 10% foreign CPU) fail the gate too.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:
-    """Compare two runs cell by cell, with each difference's significance; gate a CI."""
+    """Compare two runs cell by cell, with each difference's significance; gate a CI.
+
+    A cell measured under noise on either side is `inconclusive: noisy` rather than a
+    regression, unless --strict."""
     from edgebench.report.compare import (
         compare_cells,
         comparison_table,
@@ -146,7 +156,7 @@ def compare(
         store.run(run_a), store.run(run_b)  # unknown ids: one line, exit 2
         cells_a = latest_cells(store.cells(run_a))
         cells_b = latest_cells(store.cells(run_b))
-    comparison = compare_cells(cells_a, cells_b, rules, alpha)
+    comparison = compare_cells(cells_a, cells_b, rules, alpha, strict)
     if not comparison.pairs and not comparison.newly_failed:
         raise UsageError(f"runs {run_a} and {run_b} have no cells in common")
     if as_json:
@@ -154,6 +164,6 @@ def compare(
     else:
         out.print(comparison_table(comparison, run_a, run_b))
     for line in gate_lines(comparison, rules, run_a, run_b):
-        err.print(escape(line))
+        err.print(escape(line), soft_wrap=True)
     if comparison.failed:
         raise typer.Exit(1)

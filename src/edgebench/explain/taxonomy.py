@@ -108,6 +108,10 @@ def category(op: str, depthwise: bool = False) -> str:
             `group` = channels, which its name does not show).
     """
     name = normalize(op)
+    if name.startswith("qlinear") and len(name) > len("qlinear"):
+        # ONNX's QLinear* ops are the quantized form of the op after the prefix: QLinearAdd is
+        # an add, QLinearGlobalAveragePool a pool (not a dense layer: "linear" is no matmul).
+        name = name[len("qlinear") :]
     for prefix, cat in _PREFIXES:
         if name.startswith(prefix):
             return cat

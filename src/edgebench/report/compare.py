@@ -117,6 +117,22 @@ class Pair:
     ci_overlap: bool | None = None
     significant: bool = False
     regressions: list[str] = field(default_factory=list)  # the rules it breaks
+    # Rules it would break but a side was measured under noise: not a verdict, unless strict.
+    inconclusive: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. latency and throughput disagree
+
+    @property
+    def noisy(self) -> bool:
+        return self.a.noisy or self.b.noisy
+
+    @property
+    def noise(self) -> str:
+        """Each side's foreign CPU share while timed, as `A 32% / B 2%`."""
+
+        def pct(cell: CellResult) -> str:
+            return "-" if cell.noise_cpu_pct is None else f"{cell.noise_cpu_pct:.0f}%"
+
+        return f"A {pct(self.a)} / B {pct(self.b)}"
 
     @property
     def label(self) -> str:
@@ -150,8 +166,12 @@ def compare_cells(
     cells_b: Sequence[CellResult],
     rules: Sequence[FailRule] = (),
     alpha: float = 0.05,
+    strict: bool = False,
 ) -> Comparison:
-    """Matches the two runs' cells and judges each difference (the last row of a cell wins)."""
+    """Matches the two runs' cells and judges each difference (the last row of a cell wins).
+
+    A cell measured above the noise threshold on either side cannot fail the gate: what it
+    would break is `inconclusive` instead, unless `strict`."""
     a = {_key(c): c for c in cells_a}
     b = {_key(c): c for c in cells_b}
     metrics = list(dict.fromkeys([*(r.metric for r in rules), "p50", "throughput"]))
@@ -179,16 +199,43 @@ def compare_cells(
         for rule in rules:
             worse = pair.deltas[rule.metric].worse_pct
             if worse is not None and worse > rule.pct and pair.significant:
-                pair.regressions.append(f"{rule.metric} {worse:+.1f}% > {rule.pct:g}%")
+                broken = f"{rule.metric} {worse:+.1f}% > {rule.pct:g}%"
+                (pair.inconclusive if pair.noisy and not strict else pair.regressions).append(
+                    broken
+                )
+        pair.notes = _disagreement(pair)
         pairs.append(pair)
     only_a = [c for k, c in a.items() if k not in b]
     only_b = [c for k, c in b.items() if k not in a]
     return Comparison(pairs, only_a, only_b, newly_failed, list(rules))
 
 
+def _disagreement(pair: Pair) -> list[str]:
+    """A note when latency and throughput move in opposite directions, and why that can be."""
+    p50, ips = pair.deltas.get("p50"), pair.deltas.get("throughput")
+    if p50 is None or ips is None or p50.worse_pct is None or ips.worse_pct is None:
+        return []
+    if (
+        abs(p50.worse_pct) < 1
+        or abs(ips.worse_pct) < 1
+        or (p50.worse_pct > 0) == (ips.worse_pct > 0)
+    ):
+        return []
+    hint = str(pair.b.options.get("ov_hint", pair.a.options.get("ov_hint", ""))).upper()
+    why = (
+        "under OpenVINO's THROUGHPUT hint several requests overlap: each takes longer, more "
+        "finish per second; judge this cell by throughput"
+        if hint == "THROUGHPUT"
+        else "the batch or the requests in flight changed how latency and throughput relate"
+    )
+    return [f"p50 {p50.pct:+.1f}% but throughput {ips.pct:+.1f}%: {why}"]
+
+
 def verdict(pair: Pair, metric: str = "p50") -> str:
     if pair.regressions:
         return "REGRESSION"
+    if pair.inconclusive:
+        return "inconclusive: noisy"
     worse = pair.deltas[metric].worse_pct if metric in pair.deltas else None
     if worse is None:
         return "-"
@@ -214,6 +261,9 @@ def to_records(comparison: Comparison) -> list[dict[str, Any]]:
                 "ci_overlap": p.ci_overlap,
                 "significant": p.significant,
                 "regressions": p.regressions,
+                "inconclusive": p.inconclusive,
+                "noise_cpu_pct": {"a": p.a.noise_cpu_pct, "b": p.b.noise_cpu_pct},
+                "notes": p.notes,
             }
         )
     for p in comparison.newly_failed:
@@ -243,8 +293,8 @@ def comparison_table(comparison: Comparison, run_a: str, run_b: str) -> Any:
         t.add_column(f"{m} {unit} A", justify="right")
         t.add_column("B", justify="right")
         t.add_column("\u0394", justify="right")
-    for col in ("p (MW)", "CIs", "verdict"):
-        t.add_column(col, justify="right" if col == "p (MW)" else "left")
+    for col in ("p (MW)", "CIs", "noise", "verdict"):
+        t.add_column(col, justify="right" if col == "p (MW)" else "left", no_wrap=True)
     for p in comparison.pairs:
         row = [p.a.model, p.a.compiler, p.a.precision, str(p.a.batch_size)]
         for m in metrics:
@@ -257,11 +307,12 @@ def comparison_table(comparison: Comparison, run_a: str, run_b: str) -> Any:
         cis = {True: "overlap", False: "apart", None: "-"}[p.ci_overlap]
         v = verdict(p)
         style = "red" if p.regressions else ("green" if v == "faster" else None)
-        row += [f"{p.p_value:.2g}" if p.p_value is not None else "-", cis, v]
+        style = "yellow" if p.inconclusive else style
+        row += [f"{p.p_value:.2g}" if p.p_value is not None else "-", cis, p.noise, v]
         t.add_row(*row, style=style)
     for p in comparison.newly_failed:
         cells = [p.a.model, p.a.compiler, p.a.precision, str(p.a.batch_size)]
-        t.add_row(*cells, *["-"] * (3 * len(metrics)), "-", "-", "NOW FAILED", style="red")
+        t.add_row(*cells, *["-"] * (3 * len(metrics)), "-", "-", "-", "NOW FAILED", style="red")
     return t
 
 
@@ -272,9 +323,16 @@ def gate_lines(
     and the verdict when it fails."""
     lines = []
     for p in comparison.pairs:
+        how = f"p={p.p_value:.2g}" if p.p_value is not None else "95% CIs apart"
         for r in p.regressions:
-            how = f"p={p.p_value:.2g}" if p.p_value is not None else "95% CIs apart"
-            lines.append(f"regression: {p.label}: {r} ({how})")
+            lines.append(f"regression: {p.label}: {r} ({how}; noise {p.noise})")
+        for r in p.inconclusive:
+            lines.append(
+                f"inconclusive: noisy: {p.label}: {r} ({how}), but other processes took "
+                f"{p.noise} of the CPU while timed; measure again quietly, or --strict"
+            )
+        for note in p.notes:
+            lines.append(f"note: {p.label}: {note}")
     for p in comparison.newly_failed:
         lines.append(f"regression: {p.label}: ok in {run_a}, failed in {run_b}: {p.b.error or ''}")
     if comparison.only_a or comparison.only_b:

@@ -377,7 +377,31 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.0f}"
+    """A plain number with three significant digits, never in exponent form (1500, not
+    1.5e+03; 0.00014, not 1.4e-04)."""
+    if v == 0 or not math.isfinite(v):
+        return "0" if v == 0 else str(v)
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(v))))
+    text = f"{v:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+CHAR_W = 5.6  # px per character of a 10 px label, for layout (an estimate: no font metrics)
+_SIN20, _COS20 = math.sin(math.radians(20)), math.cos(math.radians(20))
+
+
+def _slanted_label(cat: str, x: float, y: float) -> str:
+    """A category label under a bar, slanted 20 degrees, cut (full name in its tooltip) so it
+    stays inside the figure on the left and at the bottom."""
+    room = min((x - 4) / _COS20, (H - y - 4) / _SIN20)
+    fits = max(4, int(room / CHAR_W))
+    shown = cat if len(cat) <= fits else cat[: fits - 1] + "\u2026"
+    return (
+        f'<text x="{x:.1f}" y="{y}" font-size="10" text-anchor="end"'
+        f' transform="rotate(-20 {x:.1f} {y})"><title>{_e(cat)}</title>{_e(shown)}</text>'
+    )
 
 
 def to_svg(fig: Figure) -> str:
@@ -481,11 +505,7 @@ def _svg_bars(fig: Figure, pw: float, ph: float, sy: Any) -> list[str]:
                 f' text-anchor="middle">{_e(label)}</text>'
             )
     for ci, cat in enumerate(cats):
-        x = LEFT + ci * gw + gw / 2
-        out.append(
-            f'<text x="{x:.1f}" y="{TOP + ph + 14}" font-size="10" text-anchor="end"'
-            f' transform="rotate(-20 {x:.1f} {TOP + ph + 14})">{_e(cat)}</text>'
-        )
+        out.append(_slanted_label(cat, LEFT + ci * gw + gw / 2, TOP + ph + 14))
     return out
 
 
@@ -510,8 +530,7 @@ def _svg_stacked(fig: Figure, cats: list[str], gw: float, ph: float, sy: Any) ->
         out.append(
             f'<text x="{x:.1f}" y="{sy(base[cat]) - 3:.1f}" font-size="9"'
             f' text-anchor="middle">{_e(_fmt(base[cat]))}</text>'
-            f'<text x="{x:.1f}" y="{TOP + ph + 14}" font-size="10" text-anchor="end"'
-            f' transform="rotate(-20 {x:.1f} {TOP + ph + 14})">{_e(cat)}</text>'
+            + _slanted_label(cat, x, TOP + ph + 14)
         )
     return out
 
@@ -588,6 +607,7 @@ def _svg_scatter(fig: Figure, pw: float, sy: Any, ph: float) -> list[str]:
             ' stroke-dasharray="5,3"/>'
         )
     names = sorted({p.label for p in pts})
+    placed: list[tuple[float, float, float, float]] = []
     for p in pts:
         r = 4 + 14 * math.sqrt((p.size or 0) / smax) if sizes else 5
         color = PALETTE[names.index(p.label) % len(PALETTE)]
@@ -601,10 +621,7 @@ def _svg_scatter(fig: Figure, pw: float, sy: Any, ph: float) -> list[str]:
             f"{_e(p.marks)}</title></circle>"
         )
         if p.front:
-            out.append(
-                f'<text x="{x + r + 3:.1f}" y="{y + 4:.1f}" font-size="10">'
-                f"{_e(p.label + p.marks)}</text>"
-            )
+            out.append(_place_label(p.label + p.marks, x, y, r, pw, ph, placed))
     for i, name in enumerate(names):
         y = TOP + 8 + i * 16
         out.append(
@@ -613,6 +630,37 @@ def _svg_scatter(fig: Figure, pw: float, sy: Any, ph: float) -> list[str]:
             f'<text x="{LEFT + pw + 31}" y="{y}" font-size="10">{_legend(name)}</text>'
         )
     return out
+
+
+def _place_label(
+    text: str,
+    x: float,
+    y: float,
+    r: float,
+    pw: float,
+    ph: float,
+    placed: list[tuple[float, float, float, float]],
+) -> str:
+    """A point's name beside it where it overlaps no label placed before (right, left, above,
+    below, then further down); `placed` collects the boxes taken."""
+    w, h = CHAR_W * len(text), 11.0
+    spots = [(x + r + 3, y + 4, "start"), (x - r - 3, y + 4, "end"), (x, y - r - 4, "middle"),
+             (x, y + r + 12, "middle")]  # fmt: skip
+    spots += [(x + r + 3, y + 4 + k * h, "start") for k in range(1, 8)]
+    for tx, ty, anchor in spots:
+        left = {"start": tx, "end": tx - w, "middle": tx - w / 2}[anchor]
+        box = (left, ty - h + 2, left + w, ty + 2)
+        inside = box[0] >= LEFT and box[2] <= LEFT + pw and box[1] >= TOP
+        clear = all(
+            box[2] < b[0] or b[2] < box[0] or box[3] < b[1] or b[3] < box[1] for b in placed
+        )
+        if inside and clear and box[3] <= TOP + ph + 2:
+            placed.append(box)
+            return (
+                f'<text class="point-label" x="{tx:.1f}" y="{ty:.1f}" font-size="10"'
+                f' text-anchor="{anchor}">{_e(text)}</text>'
+            )
+    return ""  # no room: the name stays in the point's tooltip and the legend
 
 
 # --- files for papers -------------------------------------------------------------------------

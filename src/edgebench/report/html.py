@@ -9,10 +9,13 @@ with random weights or under noise are marked.
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from edgebench.report.figures import marks_of
 from edgebench.report.sections import hosts_html, model_figures_html
 from edgebench.report.table import COLUMNS, flat_row
 from edgebench.results import NOISY_PCT, CellResult
@@ -26,6 +29,8 @@ th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
 th{background:#f3f3f3;cursor:pointer}td.l,th.l{text-align:left}
 tr.failed td{color:#b00}tr.unsupported td,tr.skipped td{color:#a60}
 .note{color:#666;font-size:.9em}.figure{margin:1em 0}
+.wide{overflow-x:auto;max-width:100%}details{margin:.5em 0 1.5em}summary{cursor:pointer}
+code{word-break:break-all}svg{max-width:100%;height:auto}
 """
 
 # A few lines of inline script make the tables sortable by a click on a header.
@@ -44,20 +49,102 @@ def _esc(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
+# The table a reader scans: (heading, value of a cell, decimals); a column is shown only when
+# some cell has a value in it. Every other field is in the "all fields" table and the CSV.
+_SHOWN: tuple[tuple[str, Callable[[CellResult], Any], int], ...] = (
+    ("run", lambda c: c.run_id.rsplit("-", 1)[-1], 0),
+    ("host", lambda c: (c.system or {}).get("hostname"), 0),
+    ("compiler", lambda c: c.compiler, 0),
+    ("precision", lambda c: c.precision, 0),
+    ("batch", lambda c: c.batch_size, 0),
+    ("target", lambda c: (getattr(c, "target", None) or {}).get("name"), 0),
+    ("status", lambda c: c.status, 0),
+    ("p50 ms", lambda c: c.latency_ms.p50 if c.latency_ms else None, 3),
+    ("p99 ms", lambda c: c.latency_ms.p99 if c.latency_ms else None, 3),
+    ("img/s", lambda c: c.throughput_ips, 1),
+    ("size MB", lambda c: c.model_size_mb, 1),
+    ("convert s", lambda c: c.convert_s, 1),
+    ("RSS MB", lambda c: c.peak_rss_mb, 0),
+    ("noise %", lambda c: c.noise_cpu_pct, 0),
+    ("top-1", lambda c: (c.accuracy or {}).get("top1"), 3),
+    ("mAP", lambda c: (c.accuracy or {}).get("map"), 3),
+    ("agree", lambda c: _agree(c), 3),
+    ("SNR dB", lambda c: (c.fidelity or {}).get("snr_db"), 1),
+    ("power W", lambda c: (c.power_w or {}).get("avg"), 2),
+    ("J/img", lambda c: c.energy_j_per_inf, 4),
+)
+_TEXT = {"run", "host", "compiler", "precision", "target", "status"}
+_WHEN_THEY_DIFFER = {"run", "host"}  # shown only when the cells do not share one
+
+
+def _agree(c: CellResult) -> float | None:
+    fid = c.fidelity or {}
+    value = fid.get("top1_agreement", fid.get("detection_agreement"))
+    return value if isinstance(value, (int, float)) else None
+
+
+def _text(value: Any, decimals: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{decimals}f}" if math.isfinite(value) else "-"
+    return _esc(value)
+
+
 def _table(cells: Sequence[CellResult]) -> str:
+    """The readable table (columns with data, headings in words, notes numbered below it),
+    then every field behind a toggle, in a box that scrolls on its own."""
+    columns = [
+        col
+        for col in _SHOWN
+        if any(col[1](c) is not None for c in cells)
+        and (col[0] not in _WHEN_THEY_DIFFER or len({col[1](c) for c in cells}) > 1)
+    ]
+    head = "".join(
+        f'<th class="{"l" if name in _TEXT else ""}">{_esc(name)}</th>' for name, _, _ in columns
+    )
+    rows, notes = [], []
+    for cell in cells:
+        tds = []
+        for name, value, decimals in columns:
+            text = _text(value(cell), decimals)
+            if name == "status":
+                why = [cell.error] if cell.error else []
+                why += (
+                    [f"fidelity: {(cell.fidelity or {}).get('error')}"]
+                    if (cell.fidelity or {}).get("error")
+                    else []
+                )
+                for reason in why:
+                    notes.append(reason)
+                    text += f" <sup>{len(notes)}</sup>"
+                text += _esc(marks_of(cell))
+            tds.append(f'<td class="{"l" if name in _TEXT else ""}">{text}</td>')
+        rows.append(f'<tr class="{_esc(cell.status)}">{"".join(tds)}</tr>')
+    listed = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+    return (
+        f'<table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        + (f'<ol class="note">{listed}</ol>' if notes else "")
+        + f'<details><summary>All fields</summary><div class="wide">{_all_fields(cells)}</div>'
+        "</details>"
+    )
+
+
+def _all_fields(cells: Sequence[CellResult]) -> str:
+    """Every flat field of every cell (as in the CSV), for the reader who wants them."""
     left = {"run_id", "model", "weights", "compiler", "precision", "status", "error"}
-    head = "".join(f'<th class="{"l" if c in left else ""}">{_esc(c)}</th>' for c in COLUMNS)
+    columns = [col for col in COLUMNS if any(flat_row(c)[col] is not None for c in cells)]
+    head = "".join(f'<th class="{"l" if c in left else ""}">{_esc(c)}</th>' for c in columns)
     rows = []
     for cell in cells:
         row = flat_row(cell)
-        tds = []
-        for col in COLUMNS:
-            v = row[col]
-            text = f"{v:.3f}" if isinstance(v, float) else _esc(v)
-            if col == "weights" and cell.weights == "random":
-                text += "\u2020"
-            tds.append(f'<td class="{"l" if col in left else ""}">{text}</td>')
-        rows.append(f'<tr class="{_esc(cell.status)}">{"".join(tds)}</tr>')
+        tds = "".join(
+            f'<td class="{"l" if col in left else ""}">'
+            f"{f'{row[col]:.3f}' if isinstance(row[col], float) else _esc(row[col])}</td>"
+            for col in columns
+        )
+        rows.append(f'<tr class="{_esc(cell.status)}">{tds}</tr>')
     return (
         f'<table class="sortable"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"

@@ -76,5 +76,47 @@ def explain(request: ExplainRequest) -> Findings:
         OpTime(e["name"], e["name"], e["ms_per_run"], engine.get(e["type"], ""))
         for e in profiled["events"]
     ]
+    ops, as_gemm = attribute_to_graph(ops, after)
+    if as_gemm:
+        findings.placement["run_as_gemm"] = as_gemm
     findings.profile = shares_of_runs(ops, profiled["walls_ms"], "LiteRT profiler")
     return findings
+
+
+# Kernel categories that do the work of a node of another category: a fully-connected GEMM
+# doing a convolution (XNNPACK runs 1x1 convolutions on NHWC data as GEMMs), a Convert doing a
+# (de)quantization.
+_STANDS_FOR = {("matmul/dense", "conv"), ("elementwise", "quantize/dequantize")}
+
+
+def _compatible(kernel: str, node: str) -> bool:
+    return kernel == node or (kernel, node) in _STANDS_FOR
+
+
+def attribute_to_graph(ops: list[OpTime], after: OpGraph) -> tuple[list[OpTime], dict[str, int]]:
+    """XNNPACK's kernel times, each named after the graph op it computes.
+
+    The delegate's kernels run in the order of the nodes it took, so kernels are matched to
+    those nodes in order by category (a kernel with no match in the next few nodes keeps its
+    own name). A "Fully Connected" kernel matched to a CONV_2D stays a conv: the time of a
+    1x1 convolution is conv time, and the count of such GEMMs goes to placement.
+    """
+    nodes = [n for n in after.compute_nodes() if n.engine == XNNPACK]
+    out, as_gemm, j = [], 0, 0
+    for op in ops:
+        if op.engine != XNNPACK:
+            out.append(op)
+            continue
+        kernel = op.category
+        match = next(
+            (k for k in range(j, min(j + 4, len(nodes))) if _compatible(kernel, nodes[k].category)),
+            None,
+        )
+        if match is None:
+            out.append(op)
+            continue
+        node, j = nodes[match], match + 1
+        if kernel == "matmul/dense" and node.category == "conv":
+            as_gemm += 1
+        out.append(OpTime(node.name, node.op, op.ms, XNNPACK, depthwise=node.depthwise))
+    return out, ({"1x1 convolutions run as GEMM": as_gemm} if as_gemm else {})
