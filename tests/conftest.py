@@ -6,7 +6,9 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +98,32 @@ def chromium() -> Path:
     if not CHROMIUM.exists():
         pytest.skip("chromium is not installed and could not be (apt-get install chromium as root)")
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def loopback_sshd() -> Iterator[Any]:
+    """A real sshd (Debian's openssh-server) on 127.0.0.1 with a throwaway key, for SSH
+    targets; installed with apt-get when missing and we are root."""
+    from support.sshd import LoopbackSshd, ensure_openssh
+
+    try:
+        ensure_openssh()
+        server = LoopbackSshd().start()
+    except RuntimeError as exc:
+        pytest.skip(f"no sshd on loopback here: {str(exc).splitlines()[0]}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def arm64_board() -> Iterator[Any]:
+    """An emulated arm64 Debian board (qemu-user, binfmt_misc) with its own sshd on 127.0.0.1.
+    The root file system is built once (about 40 s) and cached in ~/.cache/edgebench-test."""
+    from support.arm64_board import Arm64Board, build_rootfs
+
+    try:
+        board = Arm64Board(build_rootfs()).start()
+    except (RuntimeError, OSError) as exc:
+        pytest.skip(f"no emulated arm64 board here: {str(exc).splitlines()[0]}")
+    yield board
+    board.stop()

@@ -474,7 +474,8 @@ def test_4_a_corrupted_artifact_fails_fidelity_even_when_the_cache_is_fooled(
     tmp_path: Path, shared_cache: Path
 ) -> None:
     args = ("run", "--model", "mobilenet_v2_035_96", "--compiler", "tflite", "--weights",
-            "random", "--min-duration", "0", "--min-runs", "5", "--json", "--db", "r.db")  # fmt: skip
+            "random", "--min-duration", "0", "--min-runs", "5", "--json",
+            "--db", "r.db")  # fmt: skip
     r = run_cli(*args, cwd=tmp_path, env=cli_env(shared_cache), timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     (clean,) = json.loads(r.stdout)

@@ -69,6 +69,10 @@ class CellResult:
     drift: dict[str, Any] | None = None  # with --sustain-s: first against last tenth
     runtime_metrics: dict[str, Any] | None = None  # the runtime's own figures (TensorRT's split)
     explain: dict[str, Any] | None = None  # `edgebench explain`: graph, fusions, placement, op time
+    # Where it was measured when not on this host: the target's name, kind, address (no
+    # secret), architecture, whether its CPU is emulated, the host it was converted on, and
+    # what going remote cost (connect, copy, agent); None for a cell measured here.
+    target: dict[str, Any] | None = None
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property
@@ -86,9 +90,19 @@ class CellResult:
             self.threads,
         )
 
+    @property
+    def target_name(self) -> str:
+        """The target it was measured on (`local` for this host)."""
+        return str((self.target or {}).get("name", "local"))
+
+    @property
+    def emulated(self) -> bool:
+        return bool((self.target or {}).get("emulated"))
+
     def resume_key(self) -> tuple[Any, ...]:
-        """What identifies a cell when a run is resumed: its key() and its LoadGen scenario."""
-        return (*self.key(), (self.loadgen or {}).get("scenario"))
+        """What identifies a cell when a run is resumed: its key(), its LoadGen scenario and
+        the target it runs on."""
+        return (*self.key(), (self.loadgen or {}).get("scenario"), self.target_name)
 
     @property
     def noisy(self) -> bool:

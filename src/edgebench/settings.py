@@ -177,7 +177,19 @@ def _check_dataset(spec: str | None) -> str | None:
     return spec
 
 
+def _check_target(name: str) -> str:
+    from edgebench.targets.config import resolve_entry
+
+    if name != "local":
+        try:
+            resolve_entry(name)
+        except EdgebenchError as exc:
+            raise ValueError(str(exc)) from None
+    return name
+
+
 ModelName = Annotated[str, AfterValidator(_check_model)]
+TargetName = Annotated[str, AfterValidator(_check_target)]
 CompilerName = Annotated[str, AfterValidator(_check_compiler)]
 PrecisionName = Annotated[str, AfterValidator(_check_precision)]
 DatasetSpec = Annotated[str | None, AfterValidator(_check_dataset)]
@@ -305,13 +317,19 @@ class GridSettings(_Settings):
         flag="--ablate",
         commands=("explain",),
     )
+    targets: list[TargetName] = setting(
+        ["local"],
+        "Where cells are measured: local, a name from `edgebench target add`, or "
+        "ssh://user@host[:port] / adb://SERIAL; comma separated, each cell on each.",
+        flag="--target",
+    )
     cache_dir: Annotated[Path, Field(strict=False)] = setting(
         help="Artifact cache \\[default: ~/.cache/edgebench].",
         flag="--cache-dir",
         default_factory=_default_cache_dir,
     )
 
-    @field_validator("models", "compilers", "precisions", "batch_sizes", mode="before")
+    @field_validator("models", "compilers", "precisions", "batch_sizes", "targets", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return _as_list(value)
@@ -415,7 +433,8 @@ class GridSettings(_Settings):
 
     def n_cells(self) -> int:
         per_model = sum(len(self.precisions_of(c)) for c in self.compiler_names())
-        return len(self.models) * per_model * len(self.batch_sizes)
+        batches = len(dict.fromkeys(self.batch_sizes))
+        return len(self.models) * per_model * batches * len(dict.fromkeys(self.targets))
 
     def stored(self) -> dict[str, Any]:
         """The settings as the store keeps them with a run."""

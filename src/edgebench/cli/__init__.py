@@ -5,7 +5,8 @@ One module per group of commands, all on `cli/common.py`:
 - measure.py: `run`, `explain` (their grid options come from settings.py);
 - suite.py: `suite list|check|run`;
 - results.py: `results`, `export`, `report`, `compare`;
-- system.py: `list`, `sysinfo`, `compiler show`.
+- system.py: `list`, `sysinfo`, `compiler show`;
+- target.py: `target add|list|remove|check|setup` (devices to measure on).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated
 import typer
 
 from edgebench import __version__
-from edgebench.cli import measure, results, suite, system
+from edgebench.cli import measure, results, suite, system, target
 from edgebench.cli.common import err
 from edgebench.errors import EdgebenchError
 
@@ -31,6 +32,7 @@ app.add_typer(system.compiler_app, name="compiler")
 app.command("run")(measure.run_cmd)
 app.command("explain")(measure.explain_cmd)
 app.add_typer(suite.suite_app, name="suite")
+app.add_typer(target.target_app, name="target")
 app.command("results")(results.results)
 app.command("export")(results.export)
 app.command("report")(results.report)

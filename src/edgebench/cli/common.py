@@ -8,6 +8,7 @@ Light at import (typer and rich only); every command module imports this one, an
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +27,14 @@ typer.core.TyperOption.display_type_rich = (  # type: ignore[method-assign]
     lambda self, ctx: None if self.is_flag else _display_type(self, ctx)
 )
 
+
 # Piped output (make bench, CI logs) gets a wide table instead of rich's 80-column default.
-out = Console(width=None if sys.stdout.isatty() else 160)
+def _piped_width() -> int | None:
+    """A terminal's own width; piped output: COLUMNS when set, else 160 (CI logs)."""
+    return None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
+
+
+out = Console(width=_piped_width())
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DbOption = Annotated[Path, typer.Option("--db", help="Results store (SQLite file).")]
@@ -88,9 +95,14 @@ def print_cell(console: Console, cell: Any) -> None:
         cell.status, f"[yellow]{cell.status}[/]"
     )
     p50 = f" p50 {cell.latency_ms.p50:.2f} ms" if cell.latency_ms else ""
+    where = (
+        ""
+        if not cell.target
+        else f" on {cell.target_name}" + (" (emulated)" if cell.emulated else "")
+    )
     console.print(
-        f"{mark} {escape(cell.model)} {cell.compiler} {cell.precision} b{cell.batch_size}{p50}"
-        + escape(f": {cell.error}" if cell.error else ""),
+        f"{mark} {escape(cell.model)} {cell.compiler} {cell.precision} b{cell.batch_size}"
+        f"{escape(where)}{p50}" + escape(f": {cell.error}" if cell.error else ""),
         soft_wrap=True,
     )
     for warning in cell.warnings:

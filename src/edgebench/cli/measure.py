@@ -72,7 +72,7 @@ def _run(settings: Any, db: Path, as_json: bool, report: Path | None) -> None:
     if as_json:
         print(to_json(cells))
     else:
-        out.print(rich_table(cells, title=f"run {run_id}"))
+        out.print(rich_table(cells, title=f"run {run_id}", width=out.width))
     print_summary(run_id, cells, db)
     if report is not None:
         path, _ = write_report(db, [run_id], report)

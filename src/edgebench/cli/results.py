@@ -29,6 +29,9 @@ def results(
     all_runs: Annotated[
         bool, typer.Option("--runs", help="List the runs in the store instead.")
     ] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column, however wide the terminal.")
+    ] = False,
 ) -> None:
     """Show stored results."""
     from rich.table import Table
@@ -56,7 +59,7 @@ def results(
     if as_json:
         print(to_json(cells))
     else:
-        out.print(rich_table(cells, title=", ".join(run_ids)))
+        out.print(rich_table(cells, title=", ".join(run_ids), width=out.width, wide=wide))
 
 
 def export(

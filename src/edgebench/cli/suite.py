@@ -127,7 +127,7 @@ def suite_run(
     if as_json:
         print(to_json(cells))
     elif cells:
-        out.print(rich_table(cells, title=f"suite {s.name}, run {run_id}"))
+        out.print(rich_table(cells, title=f"suite {s.name}, run {run_id}", width=out.width))
     print_summary(run_id, cells, db, f" in {time.monotonic() - t0:.0f} s")
     if report is not None:
         path, _ = write_report(db, [run_id], report)

@@ -80,6 +80,8 @@ class CompileRequest:
     # A folder in the artifact cache for what a compiler learns across builds (TVM's tuning
     # database); None where there is no cache.
     state_dir: Path | None = None
+    # The remote device the artifact is for (targets/device.py info); None: this host.
+    device: dict[str, Any] | None = None
 
 
 @dataclass
@@ -190,6 +192,11 @@ class Compiler(ABC):
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     input_formats: ClassVar[tuple[str, ...]] = ()  # formats it compiles from, preferred first
     requires: ClassVar[tuple[str, ...]] = ()  # importable modules it needs
+    # The modules `load` imports: what a device must have to measure its artifacts there
+    # (conversion needs `requires` on the host only).
+    runtime_modules: ClassVar[tuple[str, ...]] = ()
+    # What `edgebench target setup` installs on a device for it (pip requirements).
+    device_packages: ClassVar[tuple[str, ...]] = ()
     packages: ClassVar[tuple[str, ...]] = ()  # distributions whose versions key its artifacts
     # Its options (compilers/options.py): conversion options change the artifact (and its
     # cache key); runtime options only change how it is loaded.

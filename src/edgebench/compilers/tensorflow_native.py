@@ -54,6 +54,7 @@ class TensorFlowCompiler(Compiler):
     precisions = ("fp32",)
     input_formats = ("savedmodel",)
     requires = ("tensorflow",)
+    runtime_modules = ("tensorflow",)
     packages = ("tensorflow", "tensorflow-cpu", "keras")
 
     def compile(self, request: CompileRequest) -> CompileOutput:

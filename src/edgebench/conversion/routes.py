@@ -194,6 +194,9 @@ class Plan:
     source_key: str
     steps: tuple[PlannedStep, ...] = ()
     compile_batch: int | None = None  # the batch the compile step builds for, if it fixes one
+    # The device the artifact is built for, where that is not this host (a remote target's
+    # info): compilers that emit machine code (TVM) build for its CPU.
+    device: dict[str, Any] | None = None
 
     @property
     def final(self) -> PlannedStep:
@@ -270,10 +273,17 @@ def _code_digest(target: str | None) -> str | None:
     return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
 
 
-def _host_key() -> dict[str, Any]:
+def _device_key(device: dict[str, Any]) -> dict[str, Any]:
+    """What code built for a remote device depends on: its CPU and architecture."""
+    return {"cpu": device.get("cpu", {}).get("model"), "arch": device.get("arch")}
+
+
+def _host_key(compiler: Compiler) -> dict[str, Any] | None:
     """What code built for this machine depends on: its CPU, features and GPUs."""
     from edgebench.sysinfo import cpu_info, gpus
 
+    if not compiler.builds_for_host:
+        return None
     cpu = cpu_info()
     return {
         "cpu": cpu.get("model"),
@@ -329,8 +339,10 @@ def plan(
     options: dict[str, Any],
     batch_size: int,
     calibration: dict[str, Any],
+    device: dict[str, Any] | None = None,
 ) -> Plan:
-    """Plans the steps that build `compiler`'s artifact for `model` at `precision`.
+    """Plans the steps that build `compiler`'s artifact for `model` at `precision` (for a
+    remote `device`, where the compiler builds code for the CPU it runs on).
 
     Raises:
         NoRoute: when no converter chain reaches a format the compiler takes.
@@ -340,6 +352,7 @@ def plan(
     skey = source_key(model, weights)
     # Some compilers build for one batch size whatever the model (TVM's static shapes).
     compile_batch = batch_size if compiler.compiles_per_batch else batch
+    device = device if compiler.builds_for_host else None
     if "*" in compiler.input_formats:
         return Plan(
             model, weights, compiler.name, precision, options, batch, skey, (), compile_batch
@@ -372,10 +385,11 @@ def plan(
             "versions": package_versions(compiler.packages),
             "batch": compile_batch,
             "calibration": calibration if precision == "int8" else None,
-            "host": _host_key() if compiler.builds_for_host else None,
+            "host": _device_key(device) if device else _host_key(compiler),
         }
     )
     steps.append(PlannedStep(f"{compiler.name}:{precision}", compiler.name, key))
     return Plan(
-        model, weights, compiler.name, precision, options, batch, skey, tuple(steps), compile_batch
-    )
+        model, weights, compiler.name, precision, options, batch, skey, tuple(steps),
+        compile_batch, device,
+    )  # fmt: skip

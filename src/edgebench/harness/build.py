@@ -44,9 +44,11 @@ class ArtifactBuilder:
         options: dict[str, Any],
         batch: int,
         calibration: CalibrationSource,
+        device: dict[str, Any] | None = None,
     ) -> Plan:
-        """The steps that build the artifact (NoRoute when there is no way)."""
-        return plan(model, weights, compiler, precision, options, batch, calibration.key())
+        """The steps that build the artifact (NoRoute when there is no way); `device` is a
+        remote target's info, for compilers that build code for the CPU they run on."""
+        return plan(model, weights, compiler, precision, options, batch, calibration.key(), device)
 
     def build(self, the_plan: Plan, calibration: CalibrationSource) -> BuiltArtifact | None:
         """The plan's artifact, from the cache or built by a worker; None when the compiler

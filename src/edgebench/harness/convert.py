@@ -50,6 +50,7 @@ def convert(job: ConvertJob) -> BuiltArtifact:
                         calibration=calibration(plan.model, job.calibration, job.seed + 1),
                         batch_size=plan.compile_batch,
                         state_dir=cache.root / "state" / compiler.name,
+                        device=plan.device,
                     )
                     output = compiler.compile(request)
                     name = output.artifact

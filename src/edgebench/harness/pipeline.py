@@ -24,7 +24,6 @@ from edgebench.harness.jobs import (
     ExplainResult,
     LoadGenSpec,
     MeasureJob,
-    MeasureResult,
     RuntimeSpec,
     ScenarioSpec,
     TelemetrySpec,
@@ -35,6 +34,8 @@ from edgebench.harness.record import CellIdentity, CellOutcome, build_record
 from edgebench.harness.timing import StopRule
 from edgebench.results import CellResult
 from edgebench.settings import GridSettings
+from edgebench.targets.base import Target, TargetError, TargetInfo
+from edgebench.targets.local import LocalTarget
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,12 @@ class CellSpec:
     batch: int
     options: dict[str, Any]
     explain: bool
+    target: Target = field(default_factory=LocalTarget)
 
     @property
     def label(self) -> str:
-        return f"{self.model.spec.name} {self.compiler.name} {self.precision} b{self.batch}"
+        where = "" if self.target.is_local else f" on {self.target.name}"
+        return f"{self.model.spec.name} {self.compiler.name} {self.precision} b{self.batch}{where}"
 
 
 @dataclass
@@ -59,6 +62,7 @@ class _State:
 
     outcome: CellOutcome
     plan: Plan | None = None
+    device: TargetInfo | None = None  # the remote device, once reached
     outputs_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -89,7 +93,21 @@ class CellPipeline:
             state.outcome.status, state.outcome.error = exc.status, str(exc)
             if exc.kind == "BackendUnavailable":
                 state.outcome.error = f"unavailable: {exc}"
+        if not spec.target.is_local:
+            self._provenance(spec, state)
         return build_record(self.identity(spec), state.outcome)
+
+    def _provenance(self, spec: CellSpec, state: _State) -> None:
+        """Where a remote cell ran: the device's own system info, and the target record."""
+        info = state.device or TargetInfo(spec.target.name, spec.target.kind, "?")
+        state.outcome.target = info.record(spec.target.last_costs())
+        if state.device is not None:
+            state.outcome.device = info.device
+        if info.emulated:
+            state.outcome.warnings.append(
+                f"emulated: {spec.target.name} emulates its {info.arch} CPU; its timings are not "
+                "comparable with native ones"
+            )
 
     def identity(self, spec: CellSpec) -> CellIdentity:
         return CellIdentity(
@@ -107,7 +125,13 @@ class CellPipeline:
 
     # --- the stages --------------------------------------------------------------------------
     def _check(self, spec: CellSpec, state: _State) -> None:
-        """Whether the compiler can run here and build this model at this precision."""
+        """Whether the compiler can build this model at this precision here, and (for a
+        remote target) whether the device can be reached."""
+        if not spec.target.is_local:
+            try:
+                state.device = spec.target.info()
+            except TargetError as exc:
+                raise CellFailure(str(exc)) from None
         availability = spec.compiler.probe()
         if not availability.available:
             raise CellFailure(availability.reason, "BackendUnavailable")
@@ -121,7 +145,7 @@ class CellPipeline:
         try:
             state.plan = self.builder.plan(
                 pm.spec, pm.weights, spec.compiler, spec.precision, spec.options, spec.batch,
-                pm.calibration,
+                pm.calibration, state.device.device if state.device else None,
             )  # fmt: skip
         except NoRoute as exc:
             raise CellFailure(str(exc), "NoRoute") from None
@@ -151,8 +175,8 @@ class CellPipeline:
             eval_path=str(pm.eval_set.path) if scoring and pm.eval_set else None,
             outputs_path=str(state.outputs_path) if state.outputs_path else None,
         )
-        state.outcome.measured = run_step(
-            "measure", job, MeasureResult, self.settings.cell_timeout_s, self.workdir
+        state.outcome.measured = spec.target.measure(
+            job, self.settings.cell_timeout_s, self.workdir
         )
         state.outcome.status = "ok"
 
@@ -183,6 +207,12 @@ class CellPipeline:
         """The explanation (and, with --ablate, the ablations); one that fails leaves the
         cell's measurement as it is, with the reason."""
         if not spec.explain:
+            return
+        if not spec.target.is_local:
+            state.outcome.explanation = {
+                "error": f"explain profiles on this host only: {spec.target.name} measured the "
+                "cell; run `edgebench explain` without --target for its graph and op times"
+            }
             return
         self.on_progress(f"explaining {spec.label}")
         built = state.outcome.built

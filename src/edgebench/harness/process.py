@@ -135,6 +135,26 @@ def watch_parent() -> None:
     threading.Thread(target=watch, name="edgebench-parent-watch", daemon=True).start()
 
 
+def watch_stdin() -> None:
+    """In a device's agent (EDGEBENCH_WATCH_STDIN set): stop this agent's session when its
+    standard input closes, which is what a dropped SSH connection or a timed-out cell looks
+    like from the device; no orphan keeps the device busy."""
+    import threading
+
+    if not os.environ.get("EDGEBENCH_WATCH_STDIN"):
+        return
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="edgebench-stdin-watch", daemon=True).start()
+
+
 def new_scratch() -> Path:
     """A scratch folder for one run, named after this process so later runs can tell it."""
     return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
@@ -170,5 +190,6 @@ __all__ = [
     "remove_stale_scratch",
     "run_step",
     "watch_parent",
+    "watch_stdin",
     "worker_env",
 ]

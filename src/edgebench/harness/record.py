@@ -26,6 +26,8 @@ class CellOutcome:
     fidelity: dict[str, Any] | None = None
     score_warnings: list[str] = field(default_factory=list)
     explanation: dict[str, Any] | None = None
+    target: dict[str, Any] | None = None  # provenance of a cell measured on a remote target
+    device: dict[str, Any] | None = None  # that device's own system info
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,12 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         threads=i.threads,
         status=outcome.status,
         error=outcome.error,
-        system=system_info(),
-        versions=package_versions(("numpy", *i.packages)),
+        system=_system(outcome.device) if outcome.device else system_info(),
+        versions=(
+            dict((outcome.device or {}).get("runtimes", {}))
+            if outcome.device
+            else package_versions(("numpy", *i.packages))
+        ),
         options=dict(i.options),
         loadgen={"scenario": i.scenario} if i.scenario else None,
         warnings=list(outcome.warnings),
@@ -73,7 +79,14 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
             f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"
         )
     cell.explain = outcome.explanation
+    cell.target = outcome.target
     return cell
+
+
+def _system(device: dict[str, Any]) -> dict[str, Any]:
+    """A device's info in the shape of this host's `system_info()`, for reports."""
+    keep = ("hostname", "cpu", "memory_mb", "os", "python", "emulated", "libc", "meters")
+    return {k: device[k] for k in keep if k in device}
 
 
 def _conversion(cell: CellResult, outcome: CellOutcome) -> None:

@@ -24,6 +24,7 @@ from edgebench.harness.process import CellFailure, new_scratch, remove_stale_scr
 from edgebench.models import is_zoo_name
 from edgebench.results import CellResult
 from edgebench.settings import GridSettings, usable_cores
+from edgebench.targets import open_target
 
 
 class Runner:
@@ -52,6 +53,8 @@ class Runner:
             on_progress,
         )
         self.pipeline = CellPipeline(settings, run_id, self.builder, self._workdir, on_progress)
+        # Targets connect when first used, once for the whole grid.
+        self.targets = {name: open_target(name) for name in dict.fromkeys(settings.targets)}
 
     def __enter__(self) -> Runner:
         return self
@@ -60,7 +63,10 @@ class Runner:
         self.close()
 
     def close(self) -> None:
-        """Removes the run's scratch folder (jobs, logs, evaluation sets, outputs)."""
+        """Removes the run's scratch folder (jobs, logs, evaluation sets, outputs) and drops
+        the targets' connections."""
+        for target in self.targets.values():
+            target.close()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     def prepare(self) -> list[PreparedModel]:
@@ -100,8 +106,11 @@ class Runner:
                 for precision in s.precisions_of(name):
                     for batch in dict.fromkeys(s.batch_sizes):  # in order, each once
                         key = (pm.spec.name, pm.weights.name, name, precision, batch, s.threads)
-                        if (*key, s.scenario) not in self.completed:
-                            yield CellSpec(pm, compiler, precision, batch, options, s.explain)
+                        for where, target in self.targets.items():  # one artifact, each target
+                            if (*key, s.scenario, where) not in self.completed:
+                                yield CellSpec(
+                                    pm, compiler, precision, batch, options, s.explain, target
+                                )
 
     def cells_total(self, models: list[PreparedModel]) -> int:
         return sum(1 for _ in self.cells(models))

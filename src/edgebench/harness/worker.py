@@ -126,9 +126,10 @@ def _error_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from edgebench.harness.process import watch_parent
+    from edgebench.harness.process import watch_parent, watch_stdin
 
     watch_parent()
+    watch_stdin()
     mode, job_file, result_file = argv
     job_type, handler = STEPS[mode]
     try:

@@ -89,88 +89,133 @@ def to_json(cells: Sequence[CellResult], samples: bool = False) -> str:
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
+    """A figure for the terminal: `digits` decimals, or three significant digits below 1
+    (the null compiler's microseconds), never in exponent form."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        # Keep three significant digits for sub-unit figures (the null compiler's microseconds).
-        return f"{value:.{digits}f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+        if not math.isfinite(value):
+            return "-" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        if abs(value) >= 1 or value == 0:
+            return f"{value:.{digits}f}"
+        decimals = 2 - math.floor(math.log10(abs(value)))
+        return f"{value:.{decimals}f}"
     return str(value)
 
 
-def rich_table(cells: Sequence[CellResult], title: str | None = None) -> Any:
-    """A rich Table of the cells. Reasons for rows that are not ok go in numbered notes below
-    it (the table's caption), so the columns stay narrow."""
+def shorten_middle(names: Sequence[str], width: int) -> dict[str, str]:
+    """Each name cut in the middle to at most `width` characters, as long as the cut names
+    stay distinct (wider otherwise): `ch_PP-OCRv4_det_infer` -> `ch_PP-…det_infer`."""
+    unique = list(dict.fromkeys(names))
+
+    def cut(name: str, w: int) -> str:
+        if len(name) <= w:
+            return name
+        head = (w - 1) // 2
+        return name[:head] + "\u2026" + name[len(name) - (w - 1 - head) :]
+
+    longest = max((len(n) for n in unique), default=0)
+    for w in range(max(width, 5), longest + 1):
+        shown = {n: cut(n, w) for n in unique}
+        if len(set(shown.values())) == len(unique):
+            return shown
+    return {n: n for n in unique}
+
+
+# Terminal columns, in the order they are given up when the table is wider than the
+# terminal (the first ones first); `--wide` keeps them all, and JSON/CSV always have them.
+_OPTIONAL = ("RSS MB", "convert s", "p99 ms", "weights", "noise %", "size MB")
+
+
+def rich_table(
+    cells: Sequence[CellResult], title: str | None = None, width: int | None = None,
+    wide: bool = False,
+) -> Any:  # fmt: skip
+    """A rich Table of the cells that fits `width` columns (dropping optional columns, said
+    in the caption) unless `wide`. Reasons for rows that are not ok go in numbered notes
+    below it, so the columns stay narrow."""
     from rich.markup import escape
     from rich.table import Table
 
+    columns = _columns(cells)
+    dropped: list[str] = []
+    names = {c.model: c.model for c in cells}
+    if not wide and width:
+        for name in _OPTIONAL:
+            if _width(columns, cells, names) <= width:
+                break
+            if name in columns:
+                columns.remove(name)
+                dropped.append(name)
+        if _width(columns, cells, names) > width:  # last: model names cut in the middle
+            names = shorten_middle([c.model for c in cells], 12)
     table = Table(title=title, show_lines=False, caption_justify="left")
-    for name in (
-        "model",
-        "weights",
-        "compiler",
-        "precision",
-        "batch",
-        "status",
-        "p50 ms",
-        "p99 ms",
-        "img/s",
-        "size MB",
-        "convert s",
-        "RSS MB",
-        "noise %",
-    ):
-        table.add_column(
-            name, justify="left" if name in _TEXT_COLUMNS else "right", no_wrap=name == "status"
-        )
-    show_acc = any(c.accuracy for c in cells)
-    show_fid = any(c.fidelity for c in cells)
-    if show_acc:
-        table.add_column("top1/mAP", justify="right")
-        table.add_column("top5", justify="right")
-    if show_fid:
-        table.add_column("agree", justify="right")
-        table.add_column("SNR dB", justify="right")
+    for name in columns:
+        table.add_column(name, justify="left" if name in _TEXT_COLUMNS else "right", no_wrap=True)
     notes: list[str] = []
     for c in cells:
-        lat = c.latency_ms
-        status: str = c.status
+        values = _values(c, names)
         if c.error:
             notes.append(f"[{len(notes) + 1}] {c.error}")
-            status += f" [{len(notes)}]"
+            values["status"] += f" [{len(notes)}]"
+        if (c.fidelity or {}).get("error"):
+            notes.append(f"[{len(notes) + 1}] fidelity: {c.fidelity['error']}")  # type: ignore[index]
         style = None if c.status == "ok" else ("red" if c.status == "failed" else "yellow")
-        extra = []
-        if show_acc:
-            acc = c.accuracy or {}
-            extra += [_fmt(acc.get("top1", acc.get("map")), 3), _fmt(acc.get("top5"), 3)]
-        if show_fid:
-            fid = c.fidelity or {}
-            agree = fid.get("top1_agreement", fid.get("detection_agreement"))
-            extra += [
-                f"{agree:.3f}" if isinstance(agree, (int, float)) else "-",
-                _fmt(fid.get("snr_db"), 1),
-            ]
-            if fid.get("error"):
-                notes.append(f"[{len(notes) + 1}] fidelity: {fid['error']}")
-        table.add_row(
-            c.model,
-            c.weights,
-            c.compiler,
-            c.precision,
-            str(c.batch_size),
-            escape(status),
-            _fmt(lat.p50 if lat else None),
-            _fmt(lat.p99 if lat else None),
-            _fmt(c.throughput_ips, 1),
-            _fmt(c.model_size_mb, 1),
-            _fmt(c.convert_s, 1),
-            _fmt(c.peak_rss_mb, 0),
-            _fmt(c.noise_cpu_pct, 0),
-            *extra,
-            style=style,
-        )
+        table.add_row(*(escape(values[name]) for name in columns), style=style)
+    if dropped:
+        notes.append(f"columns left out to fit: {', '.join(dropped)} (--wide, --json or export)")
     if notes:
         table.caption = escape("\n".join(notes))
     return table
 
 
-_TEXT_COLUMNS = {"model", "weights", "compiler", "precision", "status"}
+def _columns(cells: Sequence[CellResult]) -> list[str]:
+    columns = ["model", "weights", "compiler", "precision", "batch"]
+    if len({c.target_name for c in cells}) > 1 or any(c.target for c in cells):
+        columns.append("target")
+    columns += ["status", "p50 ms", "p99 ms", "img/s", "size MB", "convert s", "RSS MB"]
+    columns.append("noise %")
+    if any(c.accuracy for c in cells):
+        columns += ["top1/mAP", "top5"]
+    if any(c.fidelity for c in cells):
+        columns += ["agree", "SNR dB"]
+    return columns
+
+
+def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
+    lat, acc, fid = c.latency_ms, c.accuracy or {}, c.fidelity or {}
+    agree = fid.get("top1_agreement", fid.get("detection_agreement"))
+    target = c.target_name + ("*" if c.emulated else "")
+    return {
+        "model": names.get(c.model, c.model),
+        "weights": c.weights,
+        "compiler": c.compiler,
+        "precision": c.precision,
+        "batch": str(c.batch_size),
+        "target": target,
+        "status": c.status,
+        "p50 ms": _fmt(lat.p50 if lat else None),
+        "p99 ms": _fmt(lat.p99 if lat else None),
+        "img/s": _fmt(c.throughput_ips, 1),
+        "size MB": _fmt(c.model_size_mb, 1),
+        "convert s": _fmt(c.convert_s, 1),
+        "RSS MB": _fmt(c.peak_rss_mb, 0),
+        "noise %": _fmt(c.noise_cpu_pct, 0),
+        "top1/mAP": _fmt(acc.get("top1", acc.get("map")), 3),
+        "top5": _fmt(acc.get("top5"), 3),
+        "agree": f"{agree:.3f}" if isinstance(agree, (int, float)) else "-",
+        "SNR dB": _fmt(fid.get("snr_db"), 1),
+    }
+
+
+def _width(columns: list[str], cells: Sequence[CellResult], names: dict[str, str]) -> int:
+    """How wide the table would be: each column's widest text, its padding and border (a
+    failed cell's status carries its note number)."""
+    rows = [_values(c, names) for c in cells]
+    widest = {col: max([len(col)] + [len(r[col]) for r in rows]) for col in columns}
+    if any(c.error for c in cells):
+        widest["status"] = widest.get("status", 0) + 5
+    return sum(w + 3 for col, w in widest.items() if col in columns) + 1
+
+
+_TEXT_COLUMNS = {"model", "weights", "compiler", "precision", "target", "status"}

@@ -42,6 +42,7 @@ class ExecuTorchCompiler(Compiler):
     precisions = ("fp32",)
     input_formats = ("torch",)
     requires = ("torch", "executorch")
+    runtime_modules = ("executorch", "torch")
     packages = ("torch", "executorch")
     compiles_per_batch = True  # the .pte is lowered for one input shape
 

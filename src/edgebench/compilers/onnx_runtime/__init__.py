@@ -116,6 +116,8 @@ class OnnxRuntimeCompiler(Compiler):
     precisions = ("fp32", "fp16", "int8-dynamic", "int8")
     input_formats = ("onnx",)
     requires = ("onnxruntime", "onnx")  # tf2onnx only for models that are not ONNX yet
+    runtime_modules = ("onnxruntime",)
+    device_packages = ("onnxruntime==1.32.0",)
     packages = ("onnxruntime", "onnx", "tf2onnx")
     declared_options = (
         Option(

@@ -129,6 +129,8 @@ class OpenVINOCompiler(Compiler):
     precisions = ("fp32", "bf16", "fp16", "int8")
     input_formats = ("onnx", "tflite")
     requires = ("openvino", "nncf")
+    runtime_modules = ("openvino",)
+    device_packages = ("openvino==2026.4.1",)
     packages = ("openvino", "nncf")
     declared_options = (
         Option(

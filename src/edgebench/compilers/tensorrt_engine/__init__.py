@@ -139,6 +139,7 @@ class TensorRTCompiler(Compiler):
     precisions = ("fp32", "fp16", "int8", "best")
     input_formats = ("onnx",)
     requires = ("tensorrt", "torch")
+    runtime_modules = ("tensorrt", "torch")
     packages = ("tensorrt", "onnx", "tf2onnx")
     declared_options = (
         Option(

@@ -52,6 +52,7 @@ class TFTRTCompiler(Compiler):
     precisions = ("fp32", "fp16", "int8")
     input_formats = ("savedmodel",)
     requires = ("tensorflow",)
+    runtime_modules = ("tensorflow",)
     packages = ("tensorflow", "tensorflow-gpu", "tensorrt")
 
     @classmethod

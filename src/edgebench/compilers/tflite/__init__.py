@@ -66,6 +66,8 @@ class TFLiteCompiler(Compiler):
     precisions = ("fp32", "fp16", "int8-dynamic", "int8")
     input_formats = ("savedmodel", "tflite")
     requires = ("tensorflow", "ai_edge_litert")
+    runtime_modules = ("ai_edge_litert",)
+    device_packages = ("ai-edge-litert==2.3.0",)
     packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert")
     declared_options = (
         Option("xnnpack", True, "the XNNPACK delegate (false: TFLite's own kernels)"),

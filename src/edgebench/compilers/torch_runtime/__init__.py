@@ -98,6 +98,7 @@ class TorchCompiler(Compiler):
     precisions = ("fp32", "bf16", "fp16")
     input_formats = ("torch",)
     requires = ("torch",)
+    runtime_modules = ("torch",)
     packages = ("torch",)
     declared_options = (
         Option("torch_compile", "default", "torch.compile mode (none: eager)", choices=MODES),

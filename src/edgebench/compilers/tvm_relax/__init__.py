@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,32 @@ def llvm_target() -> Any:
     return tvm.target.Target(target)
 
 
+# A remote device's architecture -> the triple and cross compiler its shared library needs.
+CROSS = {"aarch64": ("aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")}
+
+
+def device_target(device: dict[str, Any]) -> tuple[Any, str | None]:
+    """An llvm target for a remote device, and the cross compiler that links for it (None
+    where the device is this host's architecture)."""
+    import platform
+
+    import tvm
+
+    arch = str(device.get("arch"))
+    cores = int(device.get("cpu", {}).get("usable_cores") or 1)
+    if arch == platform.machine():
+        return tvm.target.Target({"kind": "llvm", "num-cores": cores}), None
+    if arch not in CROSS:
+        raise BackendUnavailable(f"TVM: edgebench cannot cross-compile for {arch} devices")
+    triple, compiler, package = CROSS[arch]
+    if shutil.which(compiler) is None:
+        raise BackendUnavailable(
+            f"TVM needs {compiler} to link for {arch} devices (apt-get install {package})"
+        )
+    target = {"kind": "llvm", "mtriple": triple, "mattr": ["+neon"], "num-cores": cores}
+    return tvm.target.Target(target), compiler
+
+
 def relax_module(source: Path, model: ModelSpec, batch: int) -> Any:
     """The Relax module of an ONNX file, with every input's shape made static for `batch`
     (the explainer rebuilds the module the same way)."""
@@ -113,6 +140,8 @@ class TVMCompiler(Compiler):
     precisions = ("fp32",)
     input_formats = ("onnx",)
     requires = ("tvm", "onnx")
+    runtime_modules = ("tvm",)
+    device_packages = ("apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post0")
     packages = ("apache-tvm", "apache-tvm-ffi", "onnx")
     declared_options = (
         Option(
@@ -150,7 +179,15 @@ class TVMCompiler(Compiler):
             raise BackendUnavailable("TVM tuning needs xgboost (pip install 'edgebench[tvm]')")
         batch = request.batch_size or 1
         mod = relax_module(request.source, request.model, batch)
+        cross = None
         target = llvm_target()
+        if request.device is not None:  # a remote device: its triple, linked by its gcc
+            if trials > 0:
+                raise UsageError(
+                    "tvm_tune_trials: MetaSchedule times its candidates where it runs, so a "
+                    "remote device's build is untuned (tune on the device itself)"
+                )
+            target, cross = device_target(request.device)
         info: dict[str, Any] = {"target": str(target), "tune_trials": trials, "batch": batch}
         if trials > 0:
             state = request.state_dir or request.out_dir
@@ -164,7 +201,13 @@ class TVMCompiler(Compiler):
         executable = tvm.compile(mod, target=target)
         folder = request.out_dir / "tvm"
         folder.mkdir()
-        executable.export_library(str(folder / "model.so"))
+        if cross is not None:
+            from tvm.contrib import cc
+
+            info["cross_compiler"] = cross
+            executable.export_library(str(folder / "model.so"), fcompile=cc.cross_compiler(cross))
+        else:
+            executable.export_library(str(folder / "model.so"))
         (folder / "edgebench.json").write_text(json.dumps(info))
         return CompileOutput(folder.name, [], info)
 

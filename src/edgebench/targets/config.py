@@ -1,0 +1,115 @@
+"""Named targets: a small YAML file, `~/.config/edgebench/targets.yaml` (EDGEBENCH_CONFIG moves
+the folder). Each entry holds a URL and, optionally, the Python to run there, the working folder
+and a key file's path. No password is ever written here."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgebench.errors import UsageError
+from edgebench.targets.base import LOCAL, check_url
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+KEYS = ("url", "python", "workdir", "key")
+SCHEMES = ("ssh", "adb")
+
+
+def config_dir() -> Path:
+    env = os.environ.get("EDGEBENCH_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return base / "edgebench"
+
+
+def targets_file() -> Path:
+    return config_dir() / "targets.yaml"
+
+
+def load_targets() -> dict[str, dict[str, str]]:
+    path = targets_file()
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise UsageError(f"{path}: a mapping of target names to {{url: ...}} entries")
+    return {str(k): {kk: str(vv) for kk, vv in v.items()} for k, v in data.items()}
+
+
+def save_targets(targets: dict[str, dict[str, str]]) -> None:
+    path = targets_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(targets, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def check_target_url(url: str) -> None:
+    check_url(url)
+    scheme = url.partition("://")[0]
+    if "://" not in url or scheme not in SCHEMES:
+        raise UsageError(f"target URL '{url}': give ssh://[user@]host[:port] or adb://SERIAL")
+
+
+def add_target(name: str, url: str, **extra: str | None) -> dict[str, str]:
+    if not NAME.match(name) or name == LOCAL:
+        raise UsageError(
+            f"target name '{name}': letters, digits, '.', '_' and '-', starting with a letter"
+            + (" ('local' is this host)" if name == LOCAL else "")
+        )
+    check_target_url(url)
+    entry = {"url": url, **{k: v for k, v in extra.items() if v}}
+    targets = load_targets()
+    targets[name] = entry
+    save_targets(targets)
+    return entry
+
+
+def remove_target(name: str) -> None:
+    targets = load_targets()
+    if name not in targets:
+        raise unknown_target(name, targets)
+    del targets[name]
+    save_targets(targets)
+
+
+def unknown_target(name: str, targets: dict[str, Any]) -> UsageError:
+    known = sorted([LOCAL, *targets])
+    near = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{near[0]}'?)" if near else ""
+    return UsageError(
+        f"unknown target '{name}'{hint}; known: {', '.join(known)} "
+        "(add one with `edgebench target add NAME URL`, or give a URL)"
+    )
+
+
+def resolve_entry(name_or_url: str) -> tuple[str, dict[str, str]]:
+    """A target's name and entry, from its name in the file or a URL given as it is."""
+    if "://" in name_or_url:
+        check_target_url(name_or_url)
+        return name_or_url.partition("://")[2].split("/")[0] or name_or_url, {"url": name_or_url}
+    targets = load_targets()
+    if name_or_url not in targets:
+        raise unknown_target(name_or_url, targets)
+    return name_or_url, targets[name_or_url]
+
+
+__all__ = [
+    "add_target",
+    "check_target_url",
+    "config_dir",
+    "load_targets",
+    "remove_target",
+    "resolve_entry",
+    "save_targets",
+    "targets_file",
+]
