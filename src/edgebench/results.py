@@ -73,6 +73,9 @@ class CellResult:
     # secret), architecture, whether its CPU is emulated, the host it was converted on, and
     # what going remote cost (connect, copy, agent); None for a cell measured here.
     target: dict[str, Any] | None = None
+    # Measured by a fleet (Dask workers): the worker, when its measurement started and ended
+    # (Unix seconds) and the attempt it took; None for a run on this machine alone.
+    fleet: dict[str, Any] | None = None
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property

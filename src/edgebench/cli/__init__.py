@@ -6,7 +6,8 @@ One module per group of commands, all on `cli/common.py`:
 - suite.py: `suite list|check|run`;
 - results.py: `results`, `export`, `report`, `compare`;
 - system.py: `list`, `sysinfo`, `compiler show`;
-- target.py: `target add|list|remove|check|setup` (devices to measure on).
+- target.py: `target add|list|remove|check|setup` (devices to measure on);
+- fleet.py: `fleet up|worker` (a Dask cluster: `suite run --cluster`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated
 import typer
 
 from edgebench import __version__
-from edgebench.cli import measure, results, suite, system, target
+from edgebench.cli import fleet, measure, results, suite, system, target
 from edgebench.cli.common import err
 from edgebench.errors import EdgebenchError
 
@@ -33,6 +34,7 @@ app.command("run")(measure.run_cmd)
 app.command("explain")(measure.explain_cmd)
 app.add_typer(suite.suite_app, name="suite")
 app.add_typer(target.target_app, name="target")
+app.add_typer(fleet.fleet_app, name="fleet")
 app.command("results")(results.results)
 app.command("export")(results.export)
 app.command("report")(results.report)

@@ -7,10 +7,11 @@ Light at import (typer and rich only); every command module imports this one, an
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
@@ -42,6 +43,56 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result recor
 RunsOption = Annotated[
     list[str] | None, typer.Option("--run", help="Run id(s) \\[default: the latest].")
 ]
+
+
+TlsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tls",
+        help="Dask TLS for remote workers: CA,CERT,KEY files (the same for workers and client).",
+    ),
+]
+
+
+@contextlib.contextmanager
+def fleet_client(
+    cluster: str | None, suite: Any, targets: list[str] | None, tls: str | None
+) -> Iterator[Any]:
+    """A Dask client for `--cluster` (None without one), closed with the cluster it started;
+    its scheduler and dashboard are printed."""
+    if cluster is None:
+        yield None
+        return
+    from edgebench.fleet.cluster import connect, dashboard
+
+    devices = targets or list(dict.fromkeys(t for g in suite.grids() for t in g.targets))
+    files = tls_files(tls)
+    client, started = connect(cluster, devices, files)
+    try:
+        err.print(
+            f"fleet: scheduler {client.scheduler.address}, dashboard {dashboard(client)}",
+            soft_wrap=True,
+        )
+        yield client
+    finally:
+        client.close()
+        if started is not None:
+            started.close()
+
+
+def tls_files(text: str | None) -> Any:
+    """`--tls CA,CERT,KEY` as the fleet's TLS files (each must exist)."""
+    if text is None:
+        return None
+    from edgebench.fleet.cluster import TlsFiles
+
+    parts = split(text)
+    if len(parts) != 3:
+        raise UsageError(f"--tls takes CA,CERT,KEY (three files), not '{text}'")
+    for part in parts:
+        if not Path(part).expanduser().is_file():
+            raise UsageError(f"--tls: {part}: no such file")
+    return TlsFiles(*parts)
 
 
 def split(text: str) -> list[str]:
@@ -299,9 +350,11 @@ def own_option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 __all__ = [
     "DbOption",
     "JsonOption",
+    "TlsOption",
     "RunsOption",
     "check_output_file",
     "err",
+    "fleet_client",
     "grid_command",
     "ints",
     "key_values",
@@ -314,4 +367,5 @@ __all__ = [
     "select_runs",
     "settings_from_cli",
     "split",
+    "tls_files",
 ]

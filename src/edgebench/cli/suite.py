@@ -12,12 +12,15 @@ from rich.markup import escape
 from edgebench.cli.common import (
     DbOption,
     JsonOption,
+    TlsOption,
     check_output_file,
     err,
+    fleet_client,
     new_progress,
     out,
     print_cell,
     print_summary,
+    split,
 )
 
 suite_app = typer.Typer(
@@ -79,6 +82,18 @@ def suite_run(
         Path | None, typer.Option(help="Artifact cache \\[default: ~/.cache/edgebench].")
     ] = None,
     as_json: JsonOption = False,
+    targets: Annotated[
+        str | None,
+        typer.Option(help="Measure every grid on these targets, comma separated."),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Dispatch the cells over a Dask cluster: local:N (workers on this machine) or a "
+            "scheduler's address; one worker per device (see `edgebench fleet`)."
+        ),
+    ] = None,
+    tls: TlsOption = None,
 ) -> None:
     """Run a suite into one run of the store (or resume one that stopped midway)."""
     from edgebench.api import GridInterrupted
@@ -106,7 +121,14 @@ def suite_run(
         again = f", {done} already completed" if resume else ""
         progress.console.print(f"run {run_id}: suite {s.name}, {todo} cells to run{again}")
 
-    with progress:
+    chosen = split(targets) if targets else None
+    fleet_stats = {"builds": 0}
+
+    def on_fleet(state: Any) -> None:
+        fleet_stats["builds"] = state.builds
+        progress.update(task, description=state.line())
+
+    with progress, fleet_client(cluster, s, chosen, tls) as client:
         try:
             run_id = run_suite(
                 s,
@@ -117,6 +139,9 @@ def suite_run(
                 on_progress=lambda text: progress.update(task, description=text),
                 on_total=on_total,
                 on_warning=lambda w: progress.console.print(f"[yellow]warning:[/] {escape(w)}"),
+                fleet=client,
+                on_fleet=on_fleet,
+                targets=chosen,
             )
         except GridInterrupted as stop:
             err.print(
@@ -124,6 +149,9 @@ def suite_run(
                 f"`edgebench suite run {suite} --db {db} --resume {stop.run_id}`"
             )
             raise typer.Exit(stop.exit_code) from None
+    if client is not None:
+        n = fleet_stats["builds"]
+        err.print(f"fleet: {len(cells)} cells, {n} artifact{'s' * (n != 1)} built or found")
     if as_json:
         print(to_json(cells))
     elif cells:

@@ -57,14 +57,14 @@ class CellSpec:
 
 
 @dataclass
-class _State:
+class CellState:
     """What the stages of one cell hand each other besides the record's outcome."""
 
     outcome: CellOutcome
     plan: Plan | None = None
     device: TargetInfo | None = None  # the remote device, once reached
     outputs_path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    ended: bool = False  # a stage ended the cell (failed, unsupported, skipped)
 
 
 class CellPipeline:
@@ -83,25 +83,48 @@ class CellPipeline:
 
     def run(self, spec: CellSpec) -> CellResult:
         """Runs every stage of the cell and returns its record, whatever happened."""
-        state = _State(CellOutcome())
-        if spec.model.random_zoo_weights:
-            state.outcome.warnings.append("random weights: speed-only figures, no accuracy")
+        return self.finish(spec, self.run_stages(spec, self.STAGES))
+
+    def run_stages(
+        self, spec: CellSpec, stages: tuple[str, ...], state: CellState | None = None
+    ) -> CellState:
+        """Runs `stages` in order on a cell's state (a new one by default); a stage that ends
+        the cell stops the rest. A fleet runs the first two on its client, the convert and
+        measure stages on its workers, and the rest on the client again."""
+        if state is None:
+            state = CellState(CellOutcome())
+            if spec.model.random_zoo_weights:
+                state.outcome.warnings.append("random weights: speed-only figures, no accuracy")
+        if state.ended:
+            return state
         try:
-            for stage in self.STAGES:
+            for stage in stages:
                 getattr(self, f"_{stage}")(spec, state)
         except CellFailure as exc:
-            state.outcome.status, state.outcome.error = exc.status, str(exc)
-            if exc.kind == "BackendUnavailable":
-                state.outcome.error = f"unavailable: {exc}"
+            self.fail(state, exc)
+        return state
+
+    @staticmethod
+    def fail(state: CellState, exc: CellFailure) -> None:
+        """Ends the cell with the failure's status and reason."""
+        state.ended = True
+        state.outcome.status, state.outcome.error = exc.status, str(exc)
+        if exc.kind == "BackendUnavailable":
+            state.outcome.error = f"unavailable: {exc}"
+
+    def finish(self, spec: CellSpec, state: CellState) -> CellResult:
+        """The record of a cell, from whatever its stages found."""
         if not spec.target.is_local:
             self._provenance(spec, state)
         return build_record(self.identity(spec), state.outcome)
 
-    def _provenance(self, spec: CellSpec, state: _State) -> None:
-        """Where a remote cell ran: the device's own system info, and the target record."""
+    def _provenance(self, spec: CellSpec, state: CellState) -> None:
+        """Where a remote cell ran: the device's own system info, and the target record
+        (a fleet's worker brings its own, with the costs it saw)."""
         info = state.device or TargetInfo(spec.target.name, spec.target.kind, "?")
-        state.outcome.target = info.record(spec.target.last_costs())
-        if state.device is not None:
+        if state.outcome.target is None:
+            state.outcome.target = info.record(spec.target.last_costs())
+        if state.device is not None and state.outcome.device is None:
             state.outcome.device = info.device
         if info.emulated:
             state.outcome.warnings.append(
@@ -124,10 +147,10 @@ class CellPipeline:
         )
 
     # --- the stages --------------------------------------------------------------------------
-    def _check(self, spec: CellSpec, state: _State) -> None:
+    def _check(self, spec: CellSpec, state: CellState) -> None:
         """Whether the compiler can build this model at this precision here, and (for a
         remote target) whether the device can be reached."""
-        if not spec.target.is_local:
+        if not spec.target.is_local and state.device is None:  # a fleet sets it beforehand
             try:
                 state.device = spec.target.info()
             except TargetError as exc:
@@ -140,7 +163,7 @@ class CellPipeline:
         if reason is not None:
             raise CellFailure(reason, "UnsupportedPrecision")
 
-    def _plan(self, spec: CellSpec, state: _State) -> None:
+    def _plan(self, spec: CellSpec, state: CellState) -> None:
         pm = spec.model
         try:
             state.plan = self.builder.plan(
@@ -150,7 +173,7 @@ class CellPipeline:
         except NoRoute as exc:
             raise CellFailure(str(exc), "NoRoute") from None
 
-    def _convert(self, spec: CellSpec, state: _State) -> None:
+    def _convert(self, spec: CellSpec, state: CellState) -> None:
         assert state.plan is not None
         self.on_progress(f"converting {spec.label}")
         state.outcome.built = self.builder.build(state.plan, spec.model.calibration)
@@ -159,13 +182,22 @@ class CellPipeline:
             self.on_progress(f"cooling down {self.settings.cooldown_s:g} s")
             time.sleep(self.settings.cooldown_s)
 
-    def _measure(self, spec: CellSpec, state: _State) -> None:
+    def _measure(self, spec: CellSpec, state: CellState) -> None:
         self.on_progress(f"measuring {spec.label}")
+        job = self.measure_job(spec, state)
+        state.outcome.measured = spec.target.measure(
+            job, self.settings.cell_timeout_s, self.workdir
+        )
+        state.outcome.status = "ok"
+
+    def measure_job(self, spec: CellSpec, state: CellState) -> MeasureJob:
+        """The measure step's job for a cell whose artifact is built (its outputs, for
+        scoring, go to `state.outputs_path`)."""
         pm = spec.model
         scoring = pm.eval_set is not None and spec.compiler.runs_model
         if scoring:
             state.outputs_path = self.workdir / f"outputs-{id(state)}.npz"
-        job = MeasureJob(
+        return MeasureJob(
             runtime=self.runtime_spec(spec, state),
             scenario=self.scenario(),
             seed=self.settings.seed,
@@ -175,12 +207,8 @@ class CellPipeline:
             eval_path=str(pm.eval_set.path) if scoring and pm.eval_set else None,
             outputs_path=str(state.outputs_path) if state.outputs_path else None,
         )
-        state.outcome.measured = spec.target.measure(
-            job, self.settings.cell_timeout_s, self.workdir
-        )
-        state.outcome.status = "ok"
 
-    def _score(self, spec: CellSpec, state: _State) -> None:
+    def _score(self, spec: CellSpec, state: CellState) -> None:
         """Accuracy against labels, and fidelity to the FP32 reference."""
         pm, outcome = spec.model, state.outcome
         if state.outputs_path is None or pm.eval_set is None:
@@ -203,7 +231,7 @@ class CellPipeline:
                 pm.reference_accuracy, outcome.accuracy,
             )  # fmt: skip
 
-    def _explain(self, spec: CellSpec, state: _State) -> None:
+    def _explain(self, spec: CellSpec, state: CellState) -> None:
         """The explanation (and, with --ablate, the ablations); one that fails leaves the
         cell's measurement as it is, with the reason."""
         if not spec.explain:
@@ -255,7 +283,7 @@ class CellPipeline:
         return rows or [{"change": f"{spec.compiler.name} has no optimization to switch off here"}]
 
     # --- what the stages send to workers -------------------------------------------------------
-    def runtime_spec(self, spec: CellSpec, state: _State) -> RuntimeSpec:
+    def runtime_spec(self, spec: CellSpec, state: CellState) -> RuntimeSpec:
         built = state.outcome.built
         return RuntimeSpec(
             compiler=spec.compiler.name,
@@ -289,4 +317,4 @@ def _median(values: list[float]) -> float:
     return summarize(values).p50
 
 
-__all__ = ["CellPipeline", "CellSpec"]
+__all__ = ["CellPipeline", "CellSpec", "CellState"]

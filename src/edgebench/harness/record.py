@@ -28,6 +28,7 @@ class CellOutcome:
     explanation: dict[str, Any] | None = None
     target: dict[str, Any] | None = None  # provenance of a cell measured on a remote target
     device: dict[str, Any] | None = None  # that device's own system info
+    fleet: dict[str, Any] | None = None  # the Dask worker that measured it, and when
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         )
     cell.explain = outcome.explanation
     cell.target = outcome.target
+    cell.fleet = outcome.fleet
     return cell
 
 

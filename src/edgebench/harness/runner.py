@@ -43,6 +43,7 @@ class Runner:
         self.on_cell = on_cell
         self.on_progress = on_progress
         self.completed = set(completed)  # resume keys of cells this run already holds
+        self.models: list[PreparedModel] = []  # filled by prepare()
         remove_stale_scratch()
         self._workdir = new_scratch()
         self.builder = ArtifactBuilder(
@@ -72,7 +73,8 @@ class Runner:
     def prepare(self) -> list[PreparedModel]:
         """Resolves every model, its weights and data; raises on bad input."""
         self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        return prepare_models(self.settings, self._workdir)
+        self.models = prepare_models(self.settings, self._workdir)
+        return self.models
 
     def prepare_references(self, models: list[PreparedModel]) -> None:
         prepare_references(self.settings, models, self.builder, self._workdir, self.on_progress)

@@ -154,11 +154,22 @@ class Suite:
     def name(self) -> str:
         return self.spec.name
 
-    def grids(self, cache_dir: Path | None = None) -> list[GridSettings]:
-        """The suite's grids that have a compiler to run (`cache_dir` overrides theirs)."""
+    def grids(
+        self, cache_dir: Path | None = None, targets: list[str] | None = None
+    ) -> list[GridSettings]:
+        """The suite's grids that have a compiler to run (`cache_dir` and `targets` override
+        theirs; targets are validated)."""
         grids = [g for g in self.spec.grids if g.compiler_names()]
         if cache_dir is not None:
             grids = [g.model_copy(update={"cache_dir": cache_dir}) for g in grids]
+        if targets:
+            try:
+                grids = [
+                    GridSettings.model_validate({**dict(g), "targets": targets}) for g in grids
+                ]
+            except ValidationError as exc:
+                msg = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+                raise SuiteError(f"--targets: {msg}") from None
         return grids
 
     def n_cells(self) -> int:

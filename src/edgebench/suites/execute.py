@@ -44,6 +44,9 @@ def run_suite(
     on_progress: Callable[[str], None] = lambda s: None,
     on_total: Callable[[str, int, int], None] = lambda run_id, todo, done: None,
     on_warning: Callable[[str], None] = lambda w: None,
+    fleet: Any = None,
+    on_fleet: Callable[[Any], None] = lambda p: None,
+    targets: list[str] | None = None,
 ) -> str:
     """Runs every grid of `suite` into one run of the store at `db`; returns the run id.
 
@@ -51,6 +54,8 @@ def run_suite(
         resume: the id of a run of this suite: only its cells without a completed row run.
         on_total: told the run id, how many cells will run and how many were already
             completed, once every grid has been validated.
+        fleet: a Dask client: the cells are dispatched over its workers (fleet/dispatch.py)
+            instead of running here one by one; `on_fleet` gets its progress.
 
     Raises:
         GridInterrupted: Ctrl-C or SIGTERM; every finished cell is stored.
@@ -72,7 +77,8 @@ def run_suite(
         with store.run_lock(run_id):  # a second runner of the same run is told it is busy
             try:
                 _run_grids(suite, store, run_id, resume is not None, cache_dir, keep,
-                           on_progress, on_total, on_warning)  # fmt: skip
+                           on_progress, on_total, on_warning, fleet, on_fleet,
+                           targets)  # fmt: skip
             except KeyboardInterrupt as exc:
                 if resume is None:
                     store.drop_run_if_empty(run_id)
@@ -90,13 +96,16 @@ def _run_grids(
     on_progress: Callable[[str], None],
     on_total: Callable[[str, int, int], None],
     on_warning: Callable[[str], None],
+    fleet: Any,
+    on_fleet: Callable[[Any], None],
+    targets: list[str] | None,
 ) -> None:
     from edgebench import __version__
     from edgebench.harness.runner import Runner
     from edgebench.sysinfo import git_commit, system_info
 
     done = store.completed_keys(run_id) if resume else set()
-    grids = suite.grids(cache_dir)
+    grids = suite.grids(cache_dir, targets)
 
     def store_cell(cell: CellResult) -> None:
         store.add_cell(cell)
@@ -122,7 +131,11 @@ def _run_grids(
             store.add_run(run_id, system_info(), config, __version__, git_commit())
         on_total(run_id, todo, len(done))
         for runner, models in zip(runners, prepared, strict=True):
-            if runner.cells_total(models) == 0:
-                continue
-            runner.prepare_references(models)
-            runner.run(models)
+            if runner.cells_total(models):
+                runner.prepare_references(models)
+                if fleet is None:
+                    runner.run(models)
+        if fleet is not None:
+            from edgebench.fleet.dispatch import run_on_fleet
+
+            run_on_fleet(fleet, runners, store_cell, on_fleet)

@@ -202,7 +202,7 @@ class TVMCompiler(Compiler):
         folder = request.out_dir / "tvm"
         folder.mkdir()
         if cross is not None:
-            from tvm.contrib import cc
+            from tvm.support import cc
 
             info["cross_compiler"] = cross
             executable.export_library(str(folder / "model.so"), fcompile=cc.cross_compiler(cross))
