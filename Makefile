@@ -31,8 +31,12 @@ lint: install
 	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
 	$(BIN)/mypy
 
+# Two pytest workers: most tests wait on a worker process (a conversion, a measurement, an
+# emulated board), so two keep a 2-core host about twice as busy as one.
+TEST_WORKERS ?= 2
+
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DB) $(REPORT)

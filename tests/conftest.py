@@ -52,8 +52,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One artifact cache for the session, so tests reuse each other's conversions."""
-    return tmp_path_factory.mktemp("cache")
+    """One artifact cache for the session, so tests reuse each other's conversions; with
+    pytest-xdist (`make test` runs two workers), one for all workers, in the folder their own
+    temporary folders share (the cache is safe for concurrent builders)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    cache = base / "shared-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
 
 
 def cli_env(cache: Path | None = None, plugins: bool = False, **extra: str) -> dict[str, str]:

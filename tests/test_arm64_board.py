@@ -40,7 +40,7 @@ def test_the_emulated_arm_board_measures_what_the_host_converts(
 
     r = run_cli(
         "run", "--model", "mobilenet_v2_035_96", "--weights", "random", "--compiler",
-        "tflite,onnxruntime", "--precision", "fp32,int8", "--calib-size", "8", "--target",
+        "tflite,onnxruntime", "--precision", "fp32", "--target",
         "local,arm64", "--min-runs", "10", "--min-duration", "0.5", "--warmup", "2", "--json",
         "--db", "r.db", cwd=tmp_path, env=env, timeout=1800,
     )  # fmt: skip
@@ -48,7 +48,7 @@ def test_the_emulated_arm_board_measures_what_the_host_converts(
     print(r.stderr)
     cells = json.loads(r.stdout)
     board = [c for c in cells if (c["target"] or {}).get("name") == "arm64"]
-    assert len(board) == 4 and all(c["status"] == "ok" for c in board), [
+    assert len(board) == 2 and all(c["status"] == "ok" for c in board), [
         (c["compiler"], c["precision"], c["error"]) for c in board
     ]
     for cell in board:

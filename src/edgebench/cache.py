@@ -144,8 +144,17 @@ class ArtifactCache:
         meta = {**meta, "artifact": artifact, "created": time.time(), "content": content}
         (scratch / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
         final = self.folder(stage, key)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(scratch, final)
+        try:
+            os.replace(scratch, final)  # atomic; refused when `final` is a full folder
+        except OSError:
+            # Another process (a second run, a fleet worker on this host) built the same
+            # entry meanwhile and may be reading it: keep theirs, drop ours.
+            existing = self.lookup(stage, key)
+            if existing is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+                return existing
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(scratch, final)
         return CacheEntry(final, final / artifact, meta)
 
 
