@@ -74,11 +74,11 @@ def test_corrupt_model_file_names_the_file(tmp_path: Path) -> None:
 
 
 def test_unknown_model_format(tmp_path: Path) -> None:
-    f = tmp_path / "model.pt2"
+    f = tmp_path / "model.mlmodel"
     f.write_text("x")
     r = run_cli("run", "--model", str(f), cwd=tmp_path, env=cli_env(tmp_path / "c"))
     assert r.returncode == 2
-    assert "unknown model format '.pt2'" in _one_line_error(r)
+    assert "unknown model format '.mlmodel'" in _one_line_error(r)
 
 
 def test_missing_pretrained_weights_say_how_to_provide_them(tmp_path: Path) -> None:

@@ -110,4 +110,3 @@ def test_crash_hang_and_failed_conversion_are_failed_cells_and_the_run_goes_on(
     else:
         assert by["broken-convert"]["status"] == "skipped"
     assert by["null"]["status"] == "ok"
-

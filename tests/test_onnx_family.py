@@ -306,3 +306,122 @@ def test_an_op_no_compiler_knows_is_a_cell_with_the_compilers_message(
         assert rec["status"] in ("failed", "unsupported")
         assert "Mystery" in rec["error"] and "\n" not in rec["error"], rec["error"]
         assert len(rec["error"]) < 500
+
+
+def _opset11_convnet(path: Path) -> Path:
+    """A Conv+bias, Relu, Conv+bias, GlobalAveragePool network saved at opset 11, as PaddlePaddle
+    and older exporters write them (not edgebench's opset-17 exports)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+        for name, shape in (("w1", (8, 3, 3, 3)), ("b1", (8,)), ("w2", (16, 8, 1, 1)),
+                            ("b2", (16,)))
+    ]  # fmt: skip
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"]),
+        helper.make_node("GlobalAveragePool", ["c2"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "opset11", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 1, 1])], inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.onnxruntime
+def test_static_int8_of_an_opset_11_graph_loads_and_agrees(tmp_path: Path) -> None:
+    model = _opset11_convnet(tmp_path / "paddle_like.onnx")
+    cells = _run(tmp_path, tmp_path / "c", "--model", str(model), "--compiler", "onnxruntime",
+                 "--precision", "int8")  # fmt: skip
+    cell = cells["onnxruntime", "int8", 1]
+    assert cell["status"] == "ok", cell["error"]  # ORT used to refuse the quantized graph
+    assert cell["artifact_info"]["opset_upgraded"] == "11 -> 13"
+    assert cell["fidelity"]["snr_db"] > 10
+
+
+def _nhwc_image_net(path: Path) -> Path:
+    """A small image classifier taking NHWC images (as tf2onnx exports a TFLite or Keras model,
+    the layout that makes onnx2tf check its output on sample images)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.normal(size=8).astype(np.float32), "b"),
+        numpy_helper.from_array(rng.normal(size=(8, 10)).astype(np.float32), "fc"),
+    ]
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("MatMul", ["f", "fc"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "nhwc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32, 32, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits,
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _onnx2tf_missing() -> bool:
+    from edgebench.cache import default_cache_dir
+    from edgebench.conversion.tools import executable
+
+    return executable("onnx2tf", default_cache_dir()) is None
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.tflite
+@pytest.mark.skipif(_onnx2tf_missing(), reason="onnx2tf is not installed (edgebench tools install)")
+def test_an_onnx_file_reaches_tflite_and_tensorflow_through_onnx2tf_offline(
+    tmp_path: Path,
+) -> None:
+    """onnx2tf's own venv (edgebench tools install onnx2tf) carries an ONNX file to a
+    SavedModel; it would download sample images from GitHub for an NHWC image input, and must
+    not need to."""
+    from edgebench.cache import default_cache_dir
+
+    model = _nhwc_image_net(tmp_path / "nhwc.onnx")
+    env = cli_env(tmp_path / "cache", EDGEBENCH_ONNX2TF=str(
+        default_cache_dir() / "tools" / "onnx2tf" / "bin" / "onnx2tf"),
+        HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")  # fmt: skip
+    r = run_cli("run", "--model", str(model), "--compiler", "tflite,tensorflow", "--precision",
+                "fp32,int8", "--min-duration", "0.1", "--calib-size", "8", "--json", "--db",
+                "r.db", cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    by = {(c["compiler"], c["precision"]): c for c in json.loads(r.stdout)}
+    for key in (("tflite", "fp32"), ("tflite", "int8"), ("tensorflow", "fp32")):
+        assert by[key]["status"] == "ok", by[key]["error"]
+        assert by[key]["fidelity"]["reference"] == "onnxruntime fp32"
+    assert by["tflite", "fp32"]["fidelity"]["snr_db"] > 60  # the same network
+    assert by["tflite", "int8"]["fidelity"]["snr_db"] > 10  # quantized, still the network
+    assert [s["step"] for s in by["tflite", "fp32"]["convert_steps"]][0] == "onnx_to_savedmodel"
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.tflite
+def test_without_onnx2tf_an_onnx_file_under_tflite_says_how_to_get_it(tmp_path: Path) -> None:
+    model = _nhwc_image_net(tmp_path / "nhwc.onnx")
+    env = cli_env(tmp_path / "cache", EDGEBENCH_ONNX2TF=str(tmp_path / "no-such-onnx2tf"))
+    r = run_cli("run", "--model", str(model), "--compiler", "tflite,onnxruntime", "--min-duration",
+                "0.1", "--json", "--db", "r.db", cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    by = {c["compiler"]: c for c in json.loads(r.stdout)}
+    assert by["onnxruntime"]["status"] == "ok"  # the rest of the run goes on
+    assert by["tflite"]["status"] == "skipped"
+    assert by["tflite"]["error"] == (
+        "unavailable: onnx2tf is not installed in a venv of its own: `edgebench tools install "
+        "onnx2tf` (2.6 GB), or set EDGEBENCH_ONNX2TF"
+    )

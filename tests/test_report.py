@@ -395,3 +395,43 @@ def test_json_outputs_parse_with_a_strict_parser(tmp_path: Path) -> None:
         _strict_json(r.stdout)
     (record,) = _strict_json(outputs[0].stdout)  # type: ignore[misc]
     assert record["fidelity"]["snr_db"] is None and record["fidelity"]["cosine"] is None
+
+
+def test_the_coverage_matrix_says_where_each_model_stopped() -> None:
+    from edgebench.report.coverage import coverage, markdown
+
+    ok = make_cell("r", "ppocr-det", "tflite", "fp32", 1, "a")
+    ok.fidelity = {"snr_db": 120.0}
+    noisy_int8 = make_cell("r", "ppocr-det", "tflite", "int8", 1, "a")
+    noisy_int8.fidelity = {"snr_db": 4.0}
+    route = CellResult(
+        "r",
+        "ppocr-det",
+        "file:x",
+        "executorch",
+        "fp32",
+        1,
+        2,
+        "unsupported",
+        error="no conversion route from onnx to executorch (it takes torch)",
+    )
+    broken = CellResult(
+        "r",
+        "ppocr-det",
+        "file:x",
+        "onnxruntime",
+        "int8",
+        1,
+        2,
+        "failed",
+        error="conversion failed: InvalidGraph: DequantizeLinear tensor(int32)",
+    )
+    fine = CellResult("r", "ppocr-det", "file:x", "onnxruntime", "fp32", 1, 2, "ok")
+    fine.fidelity = {"top1_agreement": 1.0, "snr_db": 90.0}
+    cov = coverage([ok, noisy_int8, route, broken, fine])
+    assert cov.percent("tflite") == 50 and cov.percent("onnxruntime") == 50
+    assert cov.percent("executorch") == 0
+    text = "\n".join(markdown(cov))
+    assert "| ppocr-det | \u2713 | \u2717 fidelity [1] | \u2717 route [2] |" in text
+    assert "SNR 4.0 dB &lt; 10 dB" in text and "no conversion route from onnx" in text
+    assert "- tflite: 50%" in text and "\u2717 convert" in text

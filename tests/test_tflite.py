@@ -174,8 +174,11 @@ def test_a_users_tflite_file_and_a_keras_file_with_dynamic_input(
     assert by[("tflite", "fp32", 1)]["model"] == "mine"
     assert by[("tflite", "fp32", 1)]["weights"].startswith("file:")
     assert by[("tflite", "int8", 1)]["status"] == "unsupported"
-    assert by[("tensorflow", "fp32", 1)]["status"] == "unsupported"
-    assert "no conversion route from tflite" in by[("tensorflow", "fp32", 1)]["error"]
+    # A .tflite file reaches TensorFlow only through onnx2tf (.tflite -> ONNX -> SavedModel),
+    # which lives in a venv of its own: without it, the cell says how to get it.
+    tf = by[("tensorflow", "fp32", 1)]
+    if tf["status"] != "ok":
+        assert tf["status"] == "skipped" and "edgebench tools install onnx2tf" in tf["error"]
 
     import keras
 

@@ -146,3 +146,45 @@ def test_gpu_compilers_say_why_they_are_unavailable(tmp_path: Path) -> None:
     cells = json.loads(r.stdout)
     assert {c["status"] for c in cells} == {"skipped"}
     assert all(c["error"].startswith("unavailable: ") for c in cells)
+
+
+@pytest.mark.torch
+@pytest.mark.executorch
+def test_a_users_torch_export_program_runs_on_torch_and_executorch(tmp_path: Path) -> None:
+    """A `.pt2` that torch.export.save wrote (not edgebench's twin) is a model file like any
+    other: its inputs read from the program, eager PyTorch its reference."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+            self.fc = torch.nn.Linear(8, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+    torch.manual_seed(0)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    program = torch.export.export(Net().eval(), (torch.zeros(2, 3, 24, 24),),
+                                  dynamic_shapes=({0: batch},))  # fmt: skip
+    torch.export.save(program, str(tmp_path / "net.pt2"))
+    r = run_cli(
+        "run", "--model", "net.pt2", "--compiler", "torch,executorch", "--option",
+        "torch_compile=none", "--batch", "1,4", "--min-duration", "0.1", "--json", "--db", "r.db",
+        cwd=tmp_path, env=cli_env(tmp_path / "cache"),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    cells = json.loads(r.stdout)
+    assert len(cells) == 4
+    for cell in cells:
+        assert cell["status"] == "ok", (cell["compiler"], cell["error"])
+        assert cell["outputs"][0]["shape"] == [cell["batch_size"], 10]
+        assert cell["fidelity"]["reference"] == "torch fp32"
+        assert cell["fidelity"]["max_abs_diff"] < 1e-4  # the same program, eager or lowered
+    bad = tmp_path / "broken.pt2"
+    bad.write_bytes(b"PK\x03\x04 not a program")
+    r = run_cli("run", "--model", str(bad), "--compiler", "torch", "--db", "r.db",
+                cwd=tmp_path, env=cli_env(tmp_path / "cache"))  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith(f"error: {bad}: cannot read as torch"), r.stderr

@@ -35,6 +35,8 @@ REFERENCE_COMPILER = {
     "onnx": "onnxruntime",
     "torch": "torch",
 }
+# The reference runs the framework as it is: PyTorch eager, not torch.compile.
+REFERENCE_OPTIONS: dict[str, dict[str, str]] = {"torch": {"torch_compile": "none"}}
 
 
 @dataclass

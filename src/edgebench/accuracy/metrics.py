@@ -144,6 +144,12 @@ def _match(
     pairs = []
     for o in outputs:
         same = [i for i, r in enumerate(remaining) if r.shape == o.shape]
+        if not same and o.ndim == 4:
+            # A converter that changes layout (onnx2tf: NCHW to NHWC) gives the same values
+            # in another order: compare them in the reference's.
+            nchw = o.transpose(0, 3, 1, 2)
+            same = [i for i, r in enumerate(remaining) if r.shape == nchw.shape]
+            o = nchw if same else o
         if not same:
             raise ValueError(f"no reference output has shape {o.shape}")
         # Among equal shapes, the closest one (e.g. detection scores vs classes).

@@ -5,9 +5,10 @@ One module per group of commands, all on `cli/common.py`:
 - measure.py: `run`, `explain` (their grid options come from settings.py);
 - suite.py: `suite list|check|run`;
 - results.py: `results`, `export`, `report`, `compare`;
-- system.py: `list`, `sysinfo`, `compiler show`;
+- system.py: `list`, `sysinfo`, `compiler show`, `tools install`;
 - target.py: `target add|list|remove|check|setup` (devices to measure on);
-- fleet.py: `fleet up|worker` (a Dask cluster: `suite run --cluster`).
+- fleet.py: `fleet up|worker` (a Dask cluster: `suite run --cluster`);
+- corpus.py: `corpus list|fetch` (the real-model corpus).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Annotated
 import typer
 
 from edgebench import __version__
-from edgebench.cli import fleet, measure, results, suite, system, target
+from edgebench.cli import corpus, fleet, measure, results, suite, system, target
 from edgebench.cli.common import err
 from edgebench.errors import EdgebenchError
 
@@ -30,11 +31,13 @@ app = typer.Typer(
 app.command("list")(system.list_cmd)
 app.command("sysinfo")(system.sysinfo)
 app.add_typer(system.compiler_app, name="compiler")
+app.add_typer(system.tools_app, name="tools")
 app.command("run")(measure.run_cmd)
 app.command("explain")(measure.explain_cmd)
 app.add_typer(suite.suite_app, name="suite")
 app.add_typer(target.target_app, name="target")
 app.add_typer(fleet.fleet_app, name="fleet")
+app.add_typer(corpus.corpus_app, name="corpus")
 app.command("results")(results.results)
 app.command("export")(results.export)
 app.command("report")(results.report)

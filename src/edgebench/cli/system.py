@@ -14,6 +14,24 @@ from edgebench.errors import UsageError
 compiler_app = typer.Typer(
     no_args_is_help=True, help="What a compiler offers: options, precisions."
 )
+tools_app = typer.Typer(
+    no_args_is_help=True, help="Converters that live in a venv of their own (onnx2tf)."
+)
+
+
+@tools_app.command("install")
+def tools_install(
+    name: Annotated[str, typer.Argument(help="The tool: onnx2tf.")],
+) -> None:
+    """Install a converter in a venv of its own under the cache (its dependencies conflict
+    with edgebench's): onnx2tf carries ONNX models to TensorFlow and TFLite."""
+    from edgebench.cache import default_cache_dir
+    from edgebench.conversion.tools import install, tool
+
+    t = tool(name)
+    out.print(f"installing {t.requirement} (about {t.size}) ...")
+    path = install(name, default_cache_dir())
+    out.print(f"{name}: {path}")
 
 
 def list_cmd(

@@ -111,6 +111,14 @@ CONVERTERS: list[Converter] = [
         batch_dependent=True,
     ),
     Converter(
+        "onnx_to_savedmodel",
+        "onnx",
+        "savedmodel",
+        "edgebench.conversion.onnx_steps:onnx_to_savedmodel",
+        ("onnx",),
+        batch_dependent=True,
+    ),
+    Converter(
         "tflite_to_onnx",
         "tflite",
         "onnx",
@@ -273,6 +281,20 @@ def _code_digest(target: str | None) -> str | None:
     return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
 
 
+def _compiler_digest(compiler: Compiler) -> str:
+    """A digest of the code of a compiler's package (its module and the ones beside it, such
+    as ONNX Runtime's int8.py)."""
+    import inspect
+
+    source = Path(inspect.getfile(type(compiler)))
+    files = sorted(source.parent.glob("*.py")) if source.name == "__init__.py" else [source]
+    files = [f for f in files if f.name != "explain.py"]  # explaining builds nothing
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _device_key(device: dict[str, Any]) -> dict[str, Any]:
     """What code built for a remote device depends on: its CPU and architecture."""
     return {"cpu": device.get("cpu", {}).get("model"), "arch": device.get("arch")}
@@ -372,6 +394,7 @@ def plan(
                 "step": conv.name,
                 "versions": package_versions(conv.packages),
                 "batch": batch if conv.batch_dependent else None,
+                "code": _code_digest(conv.function),  # a fixed converter rebuilds
             }
         )
         steps.append(PlannedStep(conv.name, conv.name, key, conv, conv.dst))
@@ -385,6 +408,7 @@ def plan(
             "versions": package_versions(compiler.packages),
             "batch": compile_batch,
             "calibration": calibration if precision == "int8" else None,
+            "code": _compiler_digest(compiler),  # a fixed compile step rebuilds
             "host": _device_key(device) if device else _host_key(compiler),
         }
     )

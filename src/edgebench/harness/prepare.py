@@ -8,12 +8,13 @@ cannot run only leaves fidelity empty, with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from edgebench.accuracy.evaluation import (
     REFERENCE_COMPILER,
+    REFERENCE_OPTIONS,
     EvalSet,
     build_eval_set,
     check_compatible,
@@ -34,7 +35,7 @@ from edgebench.harness.jobs import (
     RuntimeSpec,
 )
 from edgebench.harness.process import CellFailure, run_step
-from edgebench.models import InputSpec, ModelSpec, parse_input_shapes, resolve_model
+from edgebench.models import InputSpec, ModelSpec, corpus, parse_input_shapes, resolve_model
 from edgebench.models.weights import ResolvedWeights, resolve_weights
 from edgebench.settings import GridSettings
 
@@ -63,8 +64,11 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
     prepared = []
     for name in settings.models:
         spec = resolve_model(name)
+        if name.startswith(corpus.PREFIX):  # fetched once into the cache, checked by sha256
+            corpus.fetch(corpus.get(name), settings.cache_dir)
+            spec = replace(spec, path=str(corpus.path_of(corpus.get(name), settings.cache_dir)))
         if spec.path is not None:
-            spec = _inspect(spec, settings, workdir)
+            spec = _inspect(spec, settings, workdir, _own_shape(name, settings))
             weights = ResolvedWeights(f"file:{Path(spec.path or name).name}", None)
         else:
             if settings.input_shape:  # a zoo model's inputs are fixed: only check
@@ -106,10 +110,19 @@ def _prepare_data(settings: GridSettings, models: list[PreparedModel], workdir: 
             pm.eval_set = build_eval_set(pm.spec, dataset, workdir, f"eval-{i}")
 
 
-def _inspect(spec: ModelSpec, settings: GridSettings, workdir: Path) -> ModelSpec:
+def _own_shape(name: str, settings: GridSettings) -> str | None:
+    """--input-shape, or a corpus model's own sizes for its dynamic dimensions."""
+    if settings.input_shape or not name.startswith(corpus.PREFIX):
+        return settings.input_shape
+    return corpus.get(name).input_shape
+
+
+def _inspect(
+    spec: ModelSpec, settings: GridSettings, workdir: Path, input_shape: str | None
+) -> ModelSpec:
     """A model file's inputs, read in a worker (its framework loads there)."""
-    if settings.input_shape and spec.inputs:
-        return apply_input_shapes(spec, settings.input_shape)
+    if input_shape and spec.inputs:
+        return apply_input_shapes(spec, input_shape)
     assert spec.path is not None
     try:
         found = run_step(
@@ -118,8 +131,8 @@ def _inspect(spec: ModelSpec, settings: GridSettings, workdir: Path) -> ModelSpe
     except CellFailure as exc:
         raise ModelLoadError(str(exc) if spec.path in str(exc) else f"{spec.path}: {exc}") from None
     spec = spec.with_inputs(found.inputs)
-    if settings.input_shape:
-        return apply_input_shapes(spec, settings.input_shape)
+    if input_shape:
+        return apply_input_shapes(spec, input_shape)
     for inp in spec.inputs:
         if not inp.is_static:
             shown = "x".join("?" if d is None else str(d) for d in inp.shape)
@@ -201,7 +214,7 @@ def _reference(
         pm.reference_error = f"reference {name} unavailable: {compiler.probe().reason}"
         return
     on_progress(f"reference outputs of {pm.spec.name} ({name} fp32)")
-    options = compiler.options({})
+    options = compiler.options(REFERENCE_OPTIONS.get(name, {}))
     out = workdir / f"reference-{len(list(workdir.iterdir()))}.npz"
     try:
         plan = builder.plan(pm.spec, pm.weights, compiler, "fp32", options, 1, pm.calibration)

@@ -21,7 +21,8 @@ __all__ = [
     "source_format_of",
 ]
 
-_SUFFIX_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
+# .pt2: a torch.export program (`torch.export.save`), what the PyTorch-family compilers take.
+_SUFFIX_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx", ".pt2": "torch"}
 
 
 def source_format_of(path: Path) -> str:
@@ -53,14 +54,22 @@ def is_zoo_name(name: str) -> bool:
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:
-    """A zoo model by name, or a user's model file (its inputs still to be inspected)."""
+    """A zoo model by name, a real-model corpus entry (`corpus:NAME`, fetched when prepared),
+    or a user's model file (its inputs still to be inspected)."""
+    if name_or_path.startswith("corpus:"):
+        return _corpus_spec(name_or_path)
     if not looks_like_path(name_or_path):
         return get_model(name_or_path)
     path = Path(name_or_path).expanduser().resolve()
     if not path.exists():
         raise ModelLoadError(f"{name_or_path}: no such model file or folder")
     fmt = source_format_of(path)
-    requires = {"keras": ("tensorflow",), "savedmodel": ("tensorflow",), "onnx": ("onnx",)}
+    requires = {
+        "keras": ("tensorflow",),
+        "savedmodel": ("tensorflow",),
+        "onnx": ("onnx",),
+        "torch": ("torch",),
+    }
     return ModelSpec(
         name=path.stem if path.is_file() else path.name,
         task="unknown",
@@ -72,6 +81,26 @@ def resolve_model(name_or_path: str) -> ModelSpec:
         path=str(path),
         description=f"user model {path}",
         requires=requires.get(fmt, ()),
+    )
+
+
+def _corpus_spec(name: str) -> ModelSpec:
+    from edgebench.cache import default_cache_dir
+    from edgebench.models import corpus
+
+    entry = corpus.get(name)
+    path = corpus.path_of(entry, default_cache_dir())
+    return ModelSpec(
+        name=entry.name,
+        task="unknown",
+        inputs=(),
+        preprocessing="none",
+        label_set="unknown",
+        source_format=entry.format,
+        license=entry.licence,
+        path=str(path),
+        description=f"{entry.kind}: {entry.package}=={entry.version} ({entry.registry})",
+        requires={"onnx": ("onnx",)}.get(entry.format, ()),
     )
 
 

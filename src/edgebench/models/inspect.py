@@ -28,6 +28,8 @@ def inspect_inputs(path: Path, fmt: str) -> list[dict[str, Any]]:
             return _savedmodel_inputs(path)
         if fmt == "onnx":
             return _onnx_inputs(path)
+        if fmt == "torch":
+            return _torch_inputs(path)
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -90,4 +92,21 @@ def _onnx_inputs(path: Path) -> list[dict[str, Any]]:
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
         out.append({"name": i.name, "shape": [_dim(d) for d in dims[1:]], "dtype": dtype})
+    return out
+
+
+def _torch_inputs(path: Path) -> list[dict[str, Any]]:
+    """A torch.export program's user inputs; a dimension exported as dynamic (a symbol) is
+    None, to be given with --input-shape (the batch is edgebench's)."""
+    import torch
+
+    program = torch.export.load(str(path))
+    nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    out = []
+    for name in program.graph_signature.user_inputs:
+        value = nodes[str(name)].meta.get("val")
+        if not isinstance(value, torch.Tensor):
+            raise ModelLoadError(f"{path}: input {name} is not a tensor ({type(value).__name__})")
+        shape = [d if isinstance(d, int) else None for d in value.shape[1:]]
+        out.append({"name": str(name), "shape": shape, "dtype": str(value.dtype).split(".")[-1]})
     return out

@@ -168,6 +168,10 @@ def render(
             f"{' @ ' + _esc(r.git_commit) if r.git_commit else ''}</li>"
         )
     sections = []
+    if len({c.compiler for c in cells}) > 1:
+        from edgebench.report.coverage import coverage, html_table
+
+        sections.append(html_table(coverage(cells)))
     for model in sorted(by_model):
         mc = by_model[model]
         sections.append(f"<h2>{_esc(model)}</h2>" + model_figures_html(model, mc) + _table(mc))

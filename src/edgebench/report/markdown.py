@@ -53,6 +53,10 @@ def render_markdown(
             f" cores, {r.system.get('os')}, edgebench {r.edgebench_version}"
             + (f" @ {r.git_commit}" if r.git_commit else "")
         )
+    if len({c.compiler for c in cells}) > 1:
+        from edgebench.report.coverage import coverage, markdown
+
+        lines += ["", "## Which compiler takes which model", "", *markdown(coverage(cells))]
     by_model: dict[str, list[CellResult]] = defaultdict(list)
     for c in cells:
         by_model[c.model].append(c)

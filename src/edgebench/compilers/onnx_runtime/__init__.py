@@ -163,30 +163,12 @@ class OnnxRuntimeCompiler(Compiler):
 
             quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8)
         elif precision == "int8":
-            from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-            from onnxruntime.quantization.shape_inference import quant_pre_process
+            from edgebench.compilers.onnx_runtime.int8 import quantize
 
             act = str(request.options.get("ort_int8_activation", "u8"))
-            if act not in ("u8", "s8"):
-                raise UsageError(f"ort_int8_activation '{act}': choose u8 or s8")
-            prepared = request.out_dir / "prepared.onnx"
-            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
-            quantize_static(
-                str(prepared),
-                str(out),
-                _CalibrationReader(request, input_names(prepared)),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8 if act == "u8" else QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-            )
-            prepared.unlink()
-            info["int8"] = {
-                "format": "QDQ",
-                "per_channel": True,
-                "activations": act,
-                "weights": "s8",
-            }
+            done = quantize(request, Path(src), out, act)
+            warnings.extend(done.pop("warnings"))
+            info.update(done)
             info["calibration"] = {
                 "source": request.calibration.source,
                 "size": request.calibration.size,

@@ -23,6 +23,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.options import Option
+from edgebench.errors import UnsupportedPrecision
 from edgebench.models import ModelSpec
 
 
@@ -97,6 +98,10 @@ class TFLiteCompiler(Compiler):
     def compile(self, request: CompileRequest) -> CompileOutput:
         out = request.out_dir / "model.tflite"
         if request.source_format == "tflite":
+            if request.precision != "fp32":  # never an fp32 file under another name
+                raise UnsupportedPrecision(
+                    f"a .tflite model is measured as it is: {request.precision} needs its source"
+                )
             shutil.copyfile(request.source, out)
             return CompileOutput(out.name)
 

@@ -1,0 +1,141 @@
+"""ONNX Runtime's static QDQ int8 on graphs other tools exported.
+
+Third-party ONNX files trip ORT's quantizer in ways edgebench's own exports do not: graphs at
+opset 10-12 come out with per-channel DequantizeLinear nodes those opsets do not allow (ORT
+then refuses to load the quantized model, after the whole calibration); symbolic shapes stop
+`quant_pre_process`. So, in order:
+
+1. a graph below opset 13 is upgraded to 13 (onnx.version_converter), as ORT's docs advise;
+2. `quant_pre_process` (shape inference and ORT's graph optimization) where it succeeds;
+3. a probe: the graph is quantized on one calibration sample, per channel, then per tensor,
+   and each result is loaded in ONNX Runtime; the first that loads is the mode used;
+4. the full calibration, in that mode.
+
+A graph that cannot be made into a loadable int8 model is refused in seconds with the
+quantizer's or ORT's own line, before the long calibration.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgebench.compilers.base import CompileRequest
+from edgebench.errors import UnsupportedPrecision
+
+MIN_OPSET = 13  # per-channel (axis) quantization in QuantizeLinear/DequantizeLinear
+
+
+class CalibrationReader:
+    """onnxruntime's CalibrationDataReader protocol over edgebench's calibration batches."""
+
+    def __init__(self, request: CompileRequest, names: list[str], limit: int | None = None):
+        self._it: Iterator[list[np.ndarray]] = request.calibration.batched(request.batch_size or 1)
+        self._names, self._left = names, limit
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._left is not None:
+            if self._left <= 0:
+                return None
+            self._left -= 1
+        batch = next(self._it, None)
+        return None if batch is None else dict(zip(self._names, batch, strict=True))
+
+    def rewind(self) -> None:  # part of the protocol; one pass is all calibration needs
+        pass
+
+
+def _line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {(lines[-1] if lines else '')[:240]}"
+
+
+def prepare(src: Path, work: Path, info: dict[str, Any], warnings: list[str]) -> Path:
+    """The graph made ready for the quantizer: opset upgraded, pre-processed where possible."""
+    import onnx
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model = onnx.load(str(src))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    current = src
+    if opset is not None and opset < MIN_OPSET:
+        try:
+            upgraded = onnx.version_converter.convert_version(model, MIN_OPSET)
+            current = work / "upgraded.onnx"
+            onnx.save(upgraded, str(current))
+            info["opset_upgraded"] = f"{opset} -> {MIN_OPSET}"
+        except Exception as exc:  # noqa: BLE001 - the quantizer may still manage: say so
+            warnings.append(f"opset {opset} kept: the upgrade to {MIN_OPSET} failed ({_line(exc)})")
+    prepared = work / "prepared.onnx"
+    try:
+        quant_pre_process(str(current), str(prepared), skip_symbolic_shape=True)
+        return prepared
+    except Exception as exc:  # noqa: BLE001 - quantize the graph as it is
+        warnings.append(f"quant_pre_process skipped ({_line(exc)})")
+        return current
+
+
+def _quantize(
+    source: Path, out: Path, reader: CalibrationReader, per_channel: bool, act: str
+) -> None:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    quantize_static(
+        str(source),
+        str(out),
+        reader,
+        quant_format=QuantFormat.QDQ,
+        per_channel=per_channel,
+        activation_type=QuantType.QUInt8 if act == "u8" else QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
+
+
+def _loads(path: Path) -> None:
+    import onnxruntime as ort
+
+    ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def quantize(request: CompileRequest, src: Path, out: Path, act: str) -> dict[str, Any]:
+    """Static QDQ int8 of `src` into `out`; returns what was done (for the artifact's info)."""
+    from edgebench.compilers.onnx_runtime import input_names
+
+    info: dict[str, Any] = {}
+    warnings: list[str] = []
+    work = out.parent / "int8-work"
+    work.mkdir(exist_ok=True)
+    source = prepare(src, work, info, warnings)
+    names = input_names(source)
+    tried: list[str] = []
+    chosen = None
+    for per_channel in (True, False):
+        probe = work / "probe.onnx"
+        try:
+            _quantize(source, probe, CalibrationReader(request, names, limit=1), per_channel, act)
+            _loads(probe)
+            chosen = per_channel
+            break
+        except Exception as exc:  # noqa: BLE001 - the quantizer's or ORT's own reason
+            tried.append(f"{'per channel' if per_channel else 'per tensor'}: {_line(exc)}")
+    if chosen is None:
+        shutil.rmtree(work, ignore_errors=True)
+        raise UnsupportedPrecision(
+            "ONNX Runtime cannot make a loadable static int8 model of this graph ("
+            + "; ".join(tried)
+            + ")"
+        )
+    if not chosen:
+        warnings.append(f"int8 per tensor: per channel did not load ({tried[0]})")
+    _quantize(source, out, CalibrationReader(request, names), chosen, act)
+    shutil.rmtree(work, ignore_errors=True)
+    info["int8"] = {"format": "QDQ", "per_channel": chosen, "activations": act, "weights": "s8"}
+    info["warnings"] = warnings
+    return info
+
+
+__all__ = ["CalibrationReader", "prepare", "quantize"]

@@ -1,0 +1,158 @@
+"""Which compiler can take which model at all: a compiler x model coverage matrix.
+
+Each square is one model under one compiler at one precision: converted? ran? agreed with the
+FP32 reference? A square that did not get through says where it stopped (route, convert, run,
+fidelity) and why, in the converter's or runtime's own words. A compiler's coverage is the share
+of its squares that got through all three. Imports no framework.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edgebench.results import CellResult
+
+# Fidelity a square must reach to count: top-1 agreement where the outputs are class scores,
+# otherwise the signal-to-noise ratio of the outputs against the reference's (quantized
+# precisions are allowed more noise).
+MIN_AGREEMENT = 0.9
+MIN_SNR_DB = {"int8": 10.0, "int8-dynamic": 10.0}
+MIN_SNR_DB_FLOAT = 20.0
+
+
+@dataclass(frozen=True)
+class Square:
+    model: str
+    compiler: str
+    precision: str
+    stage: str  # "ok", or where it stopped: route, convert, run, fidelity, skipped
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.stage == "ok"
+
+    @property
+    def mark(self) -> str:
+        return "\u2713" if self.passed else f"\u2717 {self.stage}"
+
+
+def fidelity_verdict(cell: CellResult) -> str | None:
+    """Why a measured cell's outputs do not count as agreeing, or None when they do (or when
+    there is no reference to agree with: the model's own fp32 run is its reference)."""
+    fid = cell.fidelity
+    if not fid:
+        return None
+    if fid.get("error"):
+        return str(fid["error"])
+    agree = fid.get("top1_agreement", fid.get("detection_agreement"))
+    if isinstance(agree, (int, float)):
+        return None if agree >= MIN_AGREEMENT else f"agreement {agree:.2f} < {MIN_AGREEMENT}"
+    snr = fid.get("snr_db")
+    floor = MIN_SNR_DB.get(cell.precision, MIN_SNR_DB_FLOAT)
+    if snr is None:  # identical outputs
+        return None
+    return None if snr >= floor else f"SNR {snr:.1f} dB < {floor:g} dB"
+
+
+def square(cell: CellResult) -> Square:
+    error = cell.error or ""
+    if cell.status == "unsupported":
+        stage = "route" if "route" in error else "unsupported"
+    elif cell.status == "skipped":
+        stage = "skipped"
+    elif cell.status == "failed":
+        stage = "convert" if error.startswith("conversion failed") else "run"
+    else:
+        why = fidelity_verdict(cell)
+        stage, error = ("fidelity", why) if why else ("ok", "")
+    return Square(cell.model, cell.compiler, cell.precision, stage, error)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    squares: dict[tuple[str, str, str], Square]  # (model, compiler, precision) -> square
+    models: list[str]
+    columns: list[tuple[str, str]]  # (compiler, precision), in first-seen order
+
+    def percent(self, compiler: str) -> float | None:
+        mine = [s for (_, c, _), s in self.squares.items() if c == compiler]
+        if not mine:
+            return None
+        return 100.0 * sum(s.passed for s in mine) / len(mine)
+
+    @property
+    def compilers(self) -> list[str]:
+        return list(dict.fromkeys(c for c, _ in self.columns))
+
+
+def coverage(cells: Sequence[CellResult]) -> Coverage:
+    """The matrix of the cells (the last row of each, batch 1 where several were measured)."""
+    squares: dict[tuple[str, str, str], Square] = {}
+    for cell in sorted(cells, key=lambda c: c.batch_size, reverse=True):
+        squares[cell.model, cell.compiler, cell.precision] = square(cell)
+    models = list(dict.fromkeys(c.model for c in cells))
+    columns = list(dict.fromkeys((c.compiler, c.precision) for c in cells))
+    return Coverage(squares, models, columns)
+
+
+def markdown(cov: Coverage) -> list[str]:
+    """The matrix as Markdown lines: a table, the coverage per compiler, numbered reasons."""
+    lines = [
+        "| model | " + " | ".join(f"{c} {p}" for c, p in cov.columns) + " |",
+        "| --- |" + " --- |" * len(cov.columns),
+    ]
+    notes: list[str] = []
+    for model in cov.models:
+        row = []
+        for compiler, precision in cov.columns:
+            sq = cov.squares.get((model, compiler, precision))
+            if sq is None:
+                row.append("")
+                continue
+            text = sq.mark
+            if sq.reason:
+                notes.append(sq.reason.replace("|", "\\|").replace("\n", " ")[:300])
+                text += f" [{len(notes)}]"
+            row.append(text)
+        lines.append(f"| {model} | " + " | ".join(row) + " |")
+    lines += ["", "Coverage (converted, ran, and agreed with the FP32 reference):", ""]
+    for compiler in cov.compilers:
+        pct = cov.percent(compiler)
+        lines.append(f"- {compiler}: {pct:.0f}%" if pct is not None else f"- {compiler}: -")
+    if notes:
+        lines += [""] + [f"{i}. {html.escape(n, quote=False)}" for i, n in enumerate(notes, 1)]
+    return lines
+
+
+def html_table(cov: Coverage) -> str:
+    """The matrix as an HTML table, a square's reason in its tooltip."""
+    head = "".join(f"<th>{html.escape(f'{c} {p}')}</th>" for c, p in cov.columns)
+    rows = []
+    for model in cov.models:
+        tds = []
+        for compiler, precision in cov.columns:
+            sq = cov.squares.get((model, compiler, precision))
+            if sq is None:
+                tds.append("<td></td>")
+                continue
+            color = "#1a7f37" if sq.passed else "#b00"
+            tds.append(
+                f'<td style="color:{color}" title="{html.escape(sq.reason)}">'
+                f"{html.escape(sq.mark)}</td>"
+            )
+        rows.append(f'<tr><td class="l">{html.escape(model)}</td>{"".join(tds)}</tr>')
+    totals = "".join(
+        f"<td>{cov.percent(c):.0f}%</td>" if cov.percent(c) is not None else "<td>-</td>"
+        for c, _ in cov.columns
+    )
+    return (
+        '<h2>Which compiler takes which model</h2><div class="wide"><table>'
+        f'<thead><tr><th class="l">model</th>{head}</tr></thead><tbody>{"".join(rows)}'
+        f'<tr><td class="l">coverage (per compiler)</td>{totals}</tr></tbody></table></div>'
+    )
+
+
+__all__ = ["Coverage", "Square", "coverage", "fidelity_verdict", "html_table", "markdown"]
