@@ -110,3 +110,30 @@ def test_crash_hang_and_failed_conversion_are_failed_cells_and_the_run_goes_on(
     else:
         assert by["broken-convert"]["status"] == "skipped"
     assert by["null"]["status"] == "ok"
+
+
+@pytest.mark.tflite
+@pytest.mark.onnxruntime
+@pytest.mark.openvino
+def test_latency_is_the_inference_alone_and_the_copies_are_io_ms(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    """Vendor tools (benchmark_app, LiteRT's benchmark tool) time the inference call on
+    buffers bound beforehand; edgebench's latency_ms does the same where the runtime allows,
+    and reports the copies in and out as io_ms (edgebench 0.1 timed them together)."""
+    r = run_cli(
+        "run", "--model", "mobilenet_v2_035_96", "--weights", "random",
+        "--compiler", "tflite,onnxruntime,openvino,null", "--min-duration", "0.2",
+        "--no-fidelity", "--json", "--db", "r.db",
+        cwd=tmp_path, env=cli_env(shared_cache),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    by = {rec["compiler"]: rec for rec in json.loads(r.stdout)}
+    for name in ("tflite", "onnxruntime", "openvino"):
+        rec = by[name]
+        assert rec["status"] == "ok", rec["error"]
+        io, lat = rec["io_ms"], rec["latency_ms"]
+        assert io is not None and 0 < io["p50"] < lat["p50"], (name, io, lat)
+        # throughput counts whole runs, copies included
+        assert rec["throughput_ips"] < 1000 / lat["mean"]
+    assert by["null"]["io_ms"] is None  # whole calls: nothing to split

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -36,6 +37,9 @@ class CellResult:
     threads: int
     status: Status
     error: str | None = None
+    # Per timed run: the inference alone where the runtime lets the harness copy inputs in
+    # and outputs out apart (LiteRT, ONNX Runtime, OpenVINO: then `io_ms` holds the copies),
+    # else the whole predict call.
     latency_ms: LatencyStats | None = None
     throughput_ips: float | None = None
     n_runs: int | None = None
@@ -76,6 +80,10 @@ class CellResult:
     # Measured by a fleet (Dask workers): the worker, when its measurement started and ended
     # (Unix seconds) and the attempt it took; None for a run on this machine alone.
     fleet: dict[str, Any] | None = None
+    io_ms: dict[str, float] | None = None  # the copies in and out per run: p50, mean, p99
+    # A cell of `edgebench tune`: its round (precisions, knobs, full), the candidate, and the
+    # run it was reused from when it was not measured again
+    tune: dict[str, Any] | None = None
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property
@@ -103,9 +111,15 @@ class CellResult:
         return bool((self.target or {}).get("emulated"))
 
     def resume_key(self) -> tuple[Any, ...]:
-        """What identifies a cell when a run is resumed: its key(), its LoadGen scenario and
-        the target it runs on."""
-        return (*self.key(), (self.loadgen or {}).get("scenario"), self.target_name)
+        """What identifies a cell when a run is resumed: its key(), its LoadGen scenario, the
+        target it runs on and its compiler's options (two grids, or two candidates of a
+        tune, may differ only there)."""
+        return (
+            *self.key(),
+            (self.loadgen or {}).get("scenario"),
+            self.target_name,
+            options_key(self.options),
+        )
 
     @property
     def noisy(self) -> bool:
@@ -132,6 +146,25 @@ class CellResult:
         self.n_runs = len(samples_ms)
         self.duration_s = window_s
         self.throughput_ips = batch_size * len(samples_ms) / window_s if window_s > 0 else None
+
+
+def option_changes(cell: CellResult) -> str | None:
+    """The cell's compiler options that differ from that compiler's defaults, as `k=v ...`
+    (what sets apart two cells of one compiler in a suite or a tune); None when none do."""
+    from edgebench.compilers import get_compiler
+    from edgebench.errors import EdgebenchError
+
+    try:
+        defaults = {o.name: o.default for o in get_compiler(cell.compiler).declared_options}
+    except EdgebenchError:  # a plugin compiler that is not installed here
+        defaults = {}
+    changed = [f"{k}={v}" for k, v in sorted(cell.options.items()) if defaults.get(k) != v]
+    return " ".join(changed) or None
+
+
+def options_key(options: dict[str, Any]) -> str:
+    """A compiler's options as one comparable string (for keys)."""
+    return json.dumps(options, sort_keys=True, default=str)
 
 
 def latest_cells(cells: Iterable[CellResult]) -> list[CellResult]:

@@ -34,7 +34,7 @@ from pydantic import (
 
 from edgebench.errors import EdgebenchError, UnknownName
 
-COMMANDS = ("run", "explain")  # the commands whose options come from these declarations
+COMMANDS = ("run", "explain", "tune")  # the commands whose options come from these declarations
 
 
 def setting(
@@ -205,8 +205,8 @@ class GridSettings(_Settings):
 
     name: str | None = setting(None, "The grid's name (suites).", flag=None)
     models: list[ModelName] = setting(
-        help="Zoo names or model files (.keras, .tflite, .onnx, a SavedModel folder), "
-        "comma separated.",
+        help="Zoo names, corpus:NAME, or model files (.keras, .tflite, .onnx, .pt2, a "
+        "SavedModel folder), comma separated.",
         flag="--model",
         short="-m",
     )
@@ -285,16 +285,20 @@ class GridSettings(_Settings):
         None,
         "External power meter: a command that prints watts (USB meters, labs).",
         flag="--power-cmd",
-        commands=("run",),
+        commands=("run", "tune"),
     )
     power_hz: float = setting(
-        10.0, "Power and thermal samples per second.", flag="--power-hz", commands=("run",), gt=0
+        10.0,
+        "Power and thermal samples per second.",
+        flag="--power-hz",
+        commands=("run", "tune"),
+        gt=0,
     )
     idle_s: float = setting(
         0.5,
         "Seconds of idle power sampled before each cell (0: none).",
         flag="--idle-s",
-        commands=("run",),
+        commands=("run", "tune"),
         ge=0,
     )
     cooldown_s: float = setting(0.0, "Seconds to pause between cells.", flag="--cooldown-s", ge=0)

@@ -3,6 +3,7 @@
 One module per group of commands, all on `cli/common.py`:
 
 - measure.py: `run`, `explain` (their grid options come from settings.py);
+- tune.py: `tune` (the fastest way to run one model, within an accuracy budget);
 - suite.py: `suite list|check|run`;
 - results.py: `results`, `export`, `report`, `compare`;
 - system.py: `list`, `sysinfo`, `compiler show`, `tools install`;
@@ -19,7 +20,7 @@ from typing import Annotated
 import typer
 
 from edgebench import __version__
-from edgebench.cli import corpus, fleet, measure, results, suite, system, target
+from edgebench.cli import corpus, fleet, measure, results, suite, system, target, tune
 from edgebench.cli.common import err
 from edgebench.errors import EdgebenchError
 
@@ -34,6 +35,7 @@ app.add_typer(system.compiler_app, name="compiler")
 app.add_typer(system.tools_app, name="tools")
 app.command("run")(measure.run_cmd)
 app.command("explain")(measure.explain_cmd)
+app.command("tune")(tune.tune_cmd)
 app.add_typer(suite.suite_app, name="suite")
 app.add_typer(target.target_app, name="target")
 app.add_typer(fleet.fleet_app, name="fleet")

@@ -140,8 +140,9 @@ _SHOWN_WARNINGS = (
 )
 
 
-def print_cell(console: Console, cell: Any) -> None:
-    """One line per finished cell, and the warnings a reader must not miss."""
+def print_cell(console: Console, cell: Any, label: str | None = None) -> None:
+    """One line per finished cell (`label` names it where model, compiler, precision and
+    batch do not), and the warnings a reader must not miss."""
     mark = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(
         cell.status, f"[yellow]{cell.status}[/]"
     )
@@ -151,9 +152,10 @@ def print_cell(console: Console, cell: Any) -> None:
         if not cell.target
         else f" on {cell.target_name}" + (" (emulated)" if cell.emulated else "")
     )
+    name = label or f"{cell.model} {cell.compiler} {cell.precision} b{cell.batch_size}"
     console.print(
-        f"{mark} {escape(cell.model)} {cell.compiler} {cell.precision} b{cell.batch_size}"
-        f"{escape(where)}{p50}" + escape(f": {cell.error}" if cell.error else ""),
+        f"{mark} {escape(name)}{escape(where)}{p50}"
+        + escape(f": {cell.error}" if cell.error else ""),
         soft_wrap=True,
     )
     for warning in cell.warnings:

@@ -102,10 +102,27 @@ class Runtime(ABC):
     """
 
     in_flight: int = 0  # 0: one synchronous `predict` at a time
+    # A runtime whose buffers can be filled and read apart from the inference (LiteRT's
+    # tensors, ONNX Runtime's IO binding, OpenVINO's request tensors) sets this and implements
+    # `stage`, `infer` and `fetch`: the harness then times the inference alone, as the
+    # vendors' own tools do, and the copies in and out as `io_ms`.
+    splits_io: bool = False
 
     @abstractmethod
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Runs one batch and returns the outputs as host arrays (so the work is finished)."""
+
+    def stage(self, inputs: list[np.ndarray]) -> None:
+        """Copies a batch into the runtime's input buffers."""
+        raise NotImplementedError(f"{type(self).__name__} does not split its copies")
+
+    def infer(self) -> None:
+        """Runs the inference on the staged inputs; its outputs stay in the runtime."""
+        raise NotImplementedError(f"{type(self).__name__} does not split its copies")
+
+    def fetch(self) -> list[np.ndarray]:
+        """Copies the last inference's outputs out as host arrays."""
+        raise NotImplementedError(f"{type(self).__name__} does not split its copies")
 
     def wait_idle(self) -> None:  # noqa: B027 - optional hook
         """Blocks until a request is free to `submit` to."""
@@ -245,6 +262,18 @@ class Compiler(ABC):
             o.name: o.parse(given[o.name]) if o.name in given else o.default
             for o in self.declared_options
         }
+
+    def search_values(self, option: Option, precision: str) -> tuple[Any, ...]:
+        """The values of `option` that `edgebench tune` tries at `precision`: its candidates,
+        where it makes a difference; a compiler leaves out what this host cannot run."""
+        if option.precisions is not None and precision not in option.precisions:
+            return ()
+        return option.candidates()
+
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        """A few lines of the runtime's own Python API that load `artifact` and run it the
+        way the cell did (`edgebench tune` prints them for its winner); empty when none."""
+        return ""
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """The optimizations `explain --ablate` switches off or steps down in turn, each

@@ -37,6 +37,8 @@ class Option:
         stage: `conversion` (part of the artifact's cache key) or `runtime`.
         minimum: the smallest allowed number, for numeric options.
         search: the values `edgebench tune` tries (default: every choice; none for free values).
+        precisions: the precisions it makes a difference at (None: every one); `edgebench
+            tune` varies it only there.
     """
 
     name: str
@@ -46,6 +48,7 @@ class Option:
     stage: Literal["conversion", "runtime"] = "runtime"
     minimum: float | None = None
     search: tuple[Value, ...] | None = None
+    precisions: tuple[str, ...] | None = None
 
     @property
     def kind(self) -> str:

@@ -62,6 +62,14 @@ class TensorFlowCompiler(Compiler):
         shutil.copytree(request.source, request.out_dir / "saved_model")
         return CompileOutput("saved_model")
 
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        return (
+            "import tensorflow as tf\n"
+            f"tf.config.threading.set_intra_op_parallelism_threads({threads})\n"
+            f"model = tf.saved_model.load({artifact!r})\n"
+            "y = model.serve(tf.constant(x)).numpy()"
+        )
+
     def load(
         self,
         artifact: Path,

@@ -167,6 +167,7 @@ class MeasureResult:
     drift: dict[str, Any] | None = None
     runtime_metrics: dict[str, Any] | None = None
     telemetry: TelemetrySummary | None = None
+    io_samples_ms: list[float] = field(default_factory=list)  # copies in and out, per run
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ def measure(job: MeasureJob) -> MeasureResult:
         drift=scenario.drift(timed, summary),
         runtime_metrics=runtime.runtime_metrics() or None,
         telemetry=summary,
+        io_samples_ms=window.io_samples_ms,
     )
 
 

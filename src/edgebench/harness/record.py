@@ -8,6 +8,7 @@ from typing import Any
 from edgebench.conversion.routes import BuiltArtifact
 from edgebench.harness.jobs import MeasureResult
 from edgebench.results import CellResult, Status
+from edgebench.stats import summarize
 from edgebench.sysinfo import package_versions, system_info
 
 
@@ -108,6 +109,9 @@ def _conversion(cell: CellResult, outcome: CellOutcome) -> None:
 
 def _measurement(cell: CellResult, measured: MeasureResult) -> None:
     cell.with_samples(measured.samples_ms, cell.batch_size, measured.window_s)
+    if measured.io_samples_ms:  # latency is the inference alone; the copies are apart
+        io = summarize(measured.io_samples_ms)
+        cell.io_ms = {"p50": io.p50, "mean": io.mean, "p99": io.p99}
     cell.load_s = measured.load_s
     cell.first_inference_ms = measured.first_inference_ms
     cell.peak_rss_mb = measured.peak_rss_mb

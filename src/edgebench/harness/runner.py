@@ -22,7 +22,7 @@ from edgebench.harness.pipeline import CellPipeline, CellSpec
 from edgebench.harness.prepare import PreparedModel, prepare_models, prepare_references
 from edgebench.harness.process import CellFailure, new_scratch, remove_stale_scratch
 from edgebench.models import is_zoo_name
-from edgebench.results import CellResult
+from edgebench.results import CellResult, options_key
 from edgebench.settings import GridSettings, usable_cores
 from edgebench.targets import open_target
 
@@ -56,6 +56,11 @@ class Runner:
         self.pipeline = CellPipeline(settings, run_id, self.builder, self._workdir, on_progress)
         # Targets connect when first used, once for the whole grid.
         self.targets = {name: open_target(name) for name in dict.fromkeys(settings.targets)}
+
+    @property
+    def workdir(self) -> Path:
+        """The run's scratch folder (jobs, logs, evaluation sets, outputs)."""
+        return self._workdir
 
     def __enter__(self) -> Runner:
         return self
@@ -109,7 +114,8 @@ class Runner:
                     for batch in dict.fromkeys(s.batch_sizes):  # in order, each once
                         key = (pm.spec.name, pm.weights.name, name, precision, batch, s.threads)
                         for where, target in self.targets.items():  # one artifact, each target
-                            if (*key, s.scenario, where) not in self.completed:
+                            done = (*key, s.scenario, where, options_key(options))
+                            if done not in self.completed:
                                 yield CellSpec(
                                     pm, compiler, precision, batch, options, s.explain, target
                                 )

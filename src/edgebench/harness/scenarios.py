@@ -2,7 +2,8 @@
 
 - `loop`: the harness's own loop (harness/timing.py): cold call, warm-up, then timed runs until
   the stop rule is met; a runtime that keeps several requests in flight (OpenVINO's THROUGHPUT
-  hint) is timed by its asynchronous runs;
+  hint) is timed by its asynchronous runs, and one whose buffers can be filled apart from the
+  inference (LiteRT, ONNX Runtime, OpenVINO) has the inference and its copies timed apart;
 - `sustained`: the same loop held for one long window, reporting how latency and power drifted
   from its first tenth to its last;
 - `loadgen`: an MLPerf LoadGen scenario owns the query schedule (harness/loadgen_driver.py).
@@ -22,7 +23,7 @@ import numpy as np
 
 from edgebench.compilers.base import Runtime
 from edgebench.harness.jobs import ScenarioSpec
-from edgebench.harness.timing import TimedWindow, time_async_runs, time_runs
+from edgebench.harness.timing import TimedWindow, time_async_runs, time_runs, time_split_runs
 from edgebench.models import ModelSpec
 from edgebench.telemetry.sampler import TelemetrySummary
 
@@ -66,6 +67,8 @@ class HarnessLoop:
     ) -> Timed:
         if runtime.in_flight > 0:
             return Timed(time_async_runs(runtime, inputs, self.rule, on_window))
+        if runtime.splits_io:  # the inference alone, the copies apart (as vendor tools time)
+            return Timed(time_split_runs(runtime, inputs, self.rule, on_window))
         return Timed(time_runs(runtime.predict, inputs, self.rule, on_window))
 
     def drift(self, timed: Timed, telemetry: TelemetrySummary | None) -> dict[str, Any] | None:

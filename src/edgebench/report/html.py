@@ -18,7 +18,7 @@ from typing import Any
 from edgebench.report.figures import marks_of
 from edgebench.report.sections import hosts_html, model_figures_html
 from edgebench.report.table import COLUMNS, flat_row
-from edgebench.results import NOISY_PCT, CellResult
+from edgebench.results import NOISY_PCT, CellResult, option_changes
 from edgebench.store import RunInfo
 
 _CSS = """
@@ -57,6 +57,8 @@ _SHOWN: tuple[tuple[str, Callable[[CellResult], Any], int], ...] = (
     ("compiler", lambda c: c.compiler, 0),
     ("precision", lambda c: c.precision, 0),
     ("batch", lambda c: c.batch_size, 0),
+    ("threads", lambda c: c.threads, 0),
+    ("options", option_changes, 0),
     ("target", lambda c: (getattr(c, "target", None) or {}).get("name"), 0),
     ("status", lambda c: c.status, 0),
     ("p50 ms", lambda c: c.latency_ms.p50 if c.latency_ms else None, 3),
@@ -73,8 +75,8 @@ _SHOWN: tuple[tuple[str, Callable[[CellResult], Any], int], ...] = (
     ("power W", lambda c: (c.power_w or {}).get("avg"), 2),
     ("J/img", lambda c: c.energy_j_per_inf, 4),
 )
-_TEXT = {"run", "host", "compiler", "precision", "target", "status"}
-_WHEN_THEY_DIFFER = {"run", "host"}  # shown only when the cells do not share one
+_TEXT = {"run", "host", "compiler", "precision", "options", "target", "status"}
+_WHEN_THEY_DIFFER = {"run", "host", "threads"}  # shown only when the cells do not share one
 
 
 def _agree(c: CellResult) -> float | None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgebench.report.figures import marks_of
-from edgebench.results import NOISY_PCT, CellResult
+from edgebench.results import NOISY_PCT, CellResult, option_changes
 from edgebench.store import RunInfo
 
 
@@ -63,6 +63,8 @@ def render_markdown(
     show_power = any(getattr(c, "power_w", None) for c in cells)
     show_acc = any(c.accuracy for c in cells)
     show_lg = any(c.loadgen and "validity" in c.loadgen for c in cells)
+    show_threads = len({c.threads for c in cells}) > 1
+    show_options = any(option_changes(c) for c in cells)
     for model in sorted(by_model):
         lines += ["", f"## {model}", ""]
         for path in (figures or {}).get(model, []):
@@ -74,6 +76,8 @@ def render_markdown(
             "compiler",
             "precision",
             "batch",
+            *(["threads"] if show_threads else []),
+            *(["options"] if show_options else []),
             "status",
             "p50 ms",
             "95% CI ms",
@@ -91,7 +95,9 @@ def render_markdown(
         lines.append("| " + " | ".join(head) + " |")
         lines.append(
             "|"
-            + "|".join("---" if i < 2 or h == "notes" else "---:" for i, h in enumerate(head))
+            + "|".join(
+                "---" if i < 2 or h in ("notes", "options") else "---:" for i, h in enumerate(head)
+            )
             + "|"
         )
         for c in by_model[model]:
@@ -100,6 +106,8 @@ def render_markdown(
                 c.compiler,
                 c.precision,
                 str(c.batch_size),
+                *([str(c.threads)] if show_threads else []),
+                *([option_changes(c) or "-"] if show_options else []),
                 c.status,
                 _n(lat.p50 if lat else None),
                 f"{_n(lat.ci95_low)}-{_n(lat.ci95_high)}" if lat else "-",

@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from edgebench.results import CellResult
+from edgebench.results import CellResult, option_changes
 
 # Flat columns for CSV and the terminal, in the order a reader scans them.
 COLUMNS = (
@@ -171,6 +171,10 @@ def rich_table(
 
 def _columns(cells: Sequence[CellResult]) -> list[str]:
     columns = ["model", "weights", "compiler", "precision", "batch"]
+    if len({c.threads for c in cells}) > 1:
+        columns.append("threads")
+    if any(option_changes(c) for c in cells):
+        columns.append("options")
     if len({c.target_name for c in cells}) > 1 or any(c.target for c in cells):
         columns.append("target")
     columns += ["status", "p50 ms", "p99 ms", "img/s", "size MB", "convert s", "RSS MB"]
@@ -192,6 +196,8 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
         "compiler": c.compiler,
         "precision": c.precision,
         "batch": str(c.batch_size),
+        "threads": str(c.threads),
+        "options": option_changes(c) or "-",
         "target": target,
         "status": c.status,
         "p50 ms": _fmt(lat.p50 if lat else None),
@@ -218,4 +224,4 @@ def _width(columns: list[str], cells: Sequence[CellResult], names: dict[str, str
     return sum(w + 3 for col, w in widest.items() if col in columns) + 1
 
 
-_TEXT_COLUMNS = {"model", "weights", "compiler", "precision", "target", "status"}
+_TEXT_COLUMNS = {"model", "weights", "compiler", "precision", "options", "target", "status"}

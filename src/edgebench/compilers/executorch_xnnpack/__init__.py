@@ -65,6 +65,14 @@ class ExecuTorchCompiler(Compiler):
         out.write_bytes(lowered.to_executorch().buffer)
         return CompileOutput(out.name, [], {"backend": "XNNPACK", "batch": batch})
 
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        return (
+            "import torch\n"
+            "from executorch.runtime import Runtime\n"
+            f"method = Runtime.get().load_program({artifact!r}).load_method('forward')\n"
+            "y = method.execute([torch.from_numpy(x)])[0]"
+        )
+
     def load(
         self,
         artifact: Path,

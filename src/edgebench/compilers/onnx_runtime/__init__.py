@@ -87,25 +87,25 @@ class _SessionRuntime(Runtime):
         so, providers = session_options(threads, options)
         self._session = ort.InferenceSession(str(path), so, providers=providers)
         self._names = [i.name for i in self._session.get_inputs()]
+        # IO binding on the host: inputs bound once per batch, outputs kept in ORT's buffers.
+        self.splits_io = providers[0] == PROVIDERS["cpu"]
+        self._binding = self._session.io_binding()
+        for output in self._session.get_outputs():
+            self._binding.bind_output(output.name, "cpu")
 
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         outs = self._session.run(None, dict(zip(self._names, inputs, strict=True)))
         return [np.asarray(o) for o in outs]
 
+    def stage(self, inputs: list[np.ndarray]) -> None:
+        for name, x in zip(self._names, inputs, strict=True):
+            self._binding.bind_cpu_input(name, x)
 
-class _CalibrationReader:
-    """onnxruntime's CalibrationDataReader protocol over edgebench's calibration batches."""
+    def infer(self) -> None:
+        self._session.run_with_iobinding(self._binding)
 
-    def __init__(self, request: CompileRequest, names: list[str]) -> None:
-        self._it = request.calibration.batched(request.batch_size or 1)
-        self._names = names
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        batch = next(self._it, None)
-        return None if batch is None else dict(zip(self._names, batch, strict=True))
-
-    def rewind(self) -> None:  # part of the protocol; one pass is all calibration needs
-        pass
+    def fetch(self) -> list[np.ndarray]:
+        return [np.asarray(o) for o in self._binding.copy_outputs_to_cpu()]
 
 
 @register
@@ -126,11 +126,36 @@ class OnnxRuntimeCompiler(Compiler):
             "activation type of static QDQ int8 (x86 runs s8/s8 several times slower)",
             choices=("u8", "s8"),
             stage="conversion",
+            precisions=("int8",),
         ),
         Option("ort_graph_opt", "all", "graph optimization level", choices=GRAPH_LEVELS),
         Option("ort_provider", "cpu", "execution provider", choices=tuple(PROVIDERS)),
     )
     needs_static_batch = True
+
+    def search_values(self, option: Option, precision: str) -> tuple[Any, ...]:
+        """Execution providers only where this onnxruntime build has them."""
+        values = super().search_values(option, precision)
+        if option.name == "ort_provider":
+            import onnxruntime as ort
+
+            have = ort.get_available_providers()
+            values = tuple(v for v in values if PROVIDERS.get(str(v)) in have)
+        return values
+
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        level = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+                 "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
+        provider = PROVIDERS.get(str(options.get("ort_provider", "cpu")), PROVIDERS["cpu"])
+        return (
+            "import onnxruntime as ort\n"
+            "so = ort.SessionOptions()\n"
+            f"so.intra_op_num_threads = {threads}\n"
+            "so.graph_optimization_level = "
+            f"ort.GraphOptimizationLevel.{level[str(options.get('ort_graph_opt', 'all'))]}\n"
+            f"session = ort.InferenceSession({artifact!r}, so, providers=[{provider!r}])\n"
+            "y = session.run(None, {session.get_inputs()[0].name: x})[0]"
+        )
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """Graph optimization stepped down level by level, then int8 and fp16 undone."""

@@ -102,6 +102,7 @@ class CompiledRuntime(Runtime):
         self.request = self._request = self.compiled.create_infer_request()
         self._n_outputs = len(self.compiled.outputs)
         self._queue: Any = None
+        self.splits_io = hint == "LATENCY"  # one request: fill it, infer, read it
         if hint == "THROUGHPUT":
             self._queue = ov.AsyncInferQueue(self.compiled)  # OPTIMAL_NUMBER_OF_INFER_REQUESTS
             self._queue.set_callback(lambda _request, done: done())
@@ -109,6 +110,16 @@ class CompiledRuntime(Runtime):
 
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         self._request.infer(dict(enumerate(inputs)), share_inputs=True)
+        return [self._request.get_output_tensor(i).data.copy() for i in range(self._n_outputs)]
+
+    def stage(self, inputs: list[np.ndarray]) -> None:
+        for i, x in enumerate(inputs):
+            self._request.get_input_tensor(i).data[...] = x
+
+    def infer(self) -> None:
+        self._request.infer()
+
+    def fetch(self) -> list[np.ndarray]:
         return [self._request.get_output_tensor(i).data.copy() for i in range(self._n_outputs)]
 
     def wait_idle(self) -> None:
@@ -142,6 +153,22 @@ class OpenVINOCompiler(Compiler):
         Option("ov_device", "CPU", "OpenVINO device (CPU, GPU, NPU, ...)", search=("CPU",)),
     )
     needs_static_batch = True
+
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        config = {
+            "PERFORMANCE_HINT": str(options.get("ov_hint", "LATENCY")).upper(),
+            "INFERENCE_PRECISION_HINT": _HINTS.get(precision, "f32"),
+            "INFERENCE_NUM_THREADS": threads,
+        }
+        return (
+            "import openvino as ov\n"
+            "core = ov.Core()\n"
+            f"model = core.read_model({str(Path(artifact) / 'model.xml')!r})\n"
+            f"compiled = core.compile_model(model, {str(options.get('ov_device', 'CPU'))!r}, "
+            f"{config!r})\n"
+            "request = compiled.create_infer_request()\n"
+            "y = request.infer([x])[0]"
+        )
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """The other performance hint, then the precision stepped back to f32."""

@@ -52,10 +52,21 @@ class InterpreterRuntime(Runtime):
         self._it.allocate_tensors()
         self._outputs = [d["index"] for d in self._it.get_output_details()]
 
+    splits_io = True
+
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self.stage(inputs)
+        self.infer()
+        return self.fetch()
+
+    def stage(self, inputs: list[np.ndarray]) -> None:
         for d, x in zip(self._inputs, inputs, strict=True):
             self._it.set_tensor(d["index"], x)
+
+    def infer(self) -> None:
         self._it.invoke()
+
+    def fetch(self) -> list[np.ndarray]:
         return [self._it.get_tensor(i) for i in self._outputs]
 
 
@@ -83,6 +94,19 @@ class TFLiteCompiler(Compiler):
         if precision != "fp32":
             steps.append(Ablation(f"{precision} -> fp32", precision="fp32"))
         return steps
+
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        resolver = "" if options.get("xnnpack", True) else (
+            ",\n    experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES"
+        )  # fmt: skip
+        return (
+            "from ai_edge_litert.interpreter import Interpreter, OpResolverType\n"
+            f"it = Interpreter(model_path={artifact!r}, num_threads={threads}{resolver})\n"
+            "it.allocate_tensors()\n"
+            "it.set_tensor(it.get_input_details()[0]['index'], x)\n"
+            "it.invoke()\n"
+            "y = it.get_tensor(it.get_output_details()[0]['index'])"
+        )
 
     def unsupported_reason(
         self, model: ModelSpec, precision: str, source_format: str

@@ -106,6 +106,26 @@ class TorchCompiler(Compiler):
         Option("torch_freezing", True, "inductor freezing (folds weights into the graph)"),
     )
 
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        mode = str(options.get("torch_compile", "default"))
+        lines = [
+            "import torch",
+            f"torch.set_num_threads({threads})",
+            f"module = torch.export.load({artifact!r}).module()",
+        ]
+        if mode != "none":
+            lines += [
+                "import torch._inductor.config as inductor",
+                f"inductor.freezing = {bool(options.get('torch_freezing', True))}",
+                f"module = torch.compile(module{'' if mode == 'default' else f', mode={mode!r}'})",
+            ]
+        if precision == "bf16":
+            lines.append("with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):")
+        else:
+            lines.append("with torch.no_grad():")
+        lines.append("    y = module(torch.from_numpy(x))")
+        return "\n".join(lines)
+
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """Inductor's freezing, then torch.compile itself, switched off."""
         if str(options.get("torch_compile", "default")) == "none":

@@ -157,6 +157,17 @@ class TVMCompiler(Compiler):
     compiles_per_batch = True  # Relax builds for static shapes: one artifact per batch size
     builds_for_host = True  # machine code for this CPU's features
 
+    def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
+        return (
+            "import os\n"
+            f"os.environ['TVM_NUM_THREADS'] = '{threads}'\n"
+            "import tvm\n"
+            "from tvm import relax\n"
+            f"lib = tvm.runtime.load_module({str(Path(artifact) / 'model.so')!r})\n"
+            "vm = relax.VirtualMachine(lib, tvm.cpu())\n"
+            "y = vm['main'](tvm.runtime.tensor(x, tvm.cpu())).numpy()"
+        )
+
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """A tuned build against the untuned one (default schedules, no fusion)."""
         try:

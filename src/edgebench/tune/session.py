@@ -1,0 +1,270 @@
+"""A tune on the harness: one stored run whose cells are the search's measurements.
+
+The model, its weights and data are prepared once, as for `edgebench run` (bad input fails
+before any work); each candidate is then a cell through the same pipeline, with its own thread
+count, batch size, options and stop rule, stored as soon as it is measured. A candidate that an
+earlier run on this host already measured with the same versions, settings and at least as
+long a window is copied into this run (marked as reused) instead of being measured again;
+conversions come from the artifact cache as for any run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from edgebench.compilers import Compiler, get_compiler
+from edgebench.errors import UsageError
+from edgebench.harness.prepare import PreparedModel
+from edgebench.results import CellResult, options_key
+from edgebench.settings import GridSettings, StopRuleSettings
+from edgebench.tune.search import (
+    BudgetTooSmall,
+    Candidate,
+    Space,
+    Tuner,
+    TuneResult,
+    build_space,
+    check_objective,
+)
+
+THROUGHPUT_BATCHES = (1, 8)  # tried for throughput and energy unless --batch gives others
+
+
+@dataclass
+class TuneRun:
+    run_id: str
+    model: PreparedModel
+    settings: GridSettings
+    result: TuneResult
+    skipped: list[str]  # compilers left out, with the reason
+
+
+def tune_settings(settings: GridSettings) -> GridSettings:
+    """The grid settings a tune runs with: one model; real images for int8 calibration and
+    for the accuracy check where the model is an ImageNet classifier and none were given."""
+    from edgebench.models import resolve_model
+
+    if len(settings.models) != 1:
+        raise UsageError(f"tune takes one --model, not {len(settings.models)}")
+    if len(dict.fromkeys(settings.targets)) != 1:
+        raise UsageError("tune takes one --target (tune each device on its own)")
+    if settings.scenario is not None:
+        raise UsageError("tune measures with the harness's loop: leave out --scenario")
+    spec = resolve_model(settings.models[0])
+    update: dict[str, Any] = {}
+    imagenet = spec.task == "classification" and spec.label_set.startswith("imagenet")
+    if imagenet and settings.weights != "random":
+        if settings.dataset is None:
+            update["dataset"] = "samples"
+        if settings.calib_dataset is None:
+            update["calib_dataset"] = "samples"
+    return settings.model_copy(update=update)
+
+
+def searched_compilers(settings: GridSettings) -> tuple[list[Compiler], list[str]]:
+    """The chosen compilers that can run here and produce outputs; the others with why."""
+    chosen, skipped = [], []
+    for name in settings.compiler_names():
+        compiler = get_compiler(name)
+        availability = compiler.probe()
+        if not compiler.runs_model:
+            continue
+        if not availability.available:
+            skipped.append(f"{name}: unavailable: {availability.reason}")
+            continue
+        chosen.append(compiler)
+    if not chosen:
+        raise UsageError(
+            "no compiler to tune with: " + ("; ".join(skipped) or "none chosen can run a model")
+        )
+    return chosen, skipped
+
+
+def thread_counts(most: int) -> list[int]:
+    """1, 2, 4, ... up to `most`, and `most` itself."""
+    counts, t = [], 1
+    while t < most:
+        counts.append(t)
+        t *= 2
+    return [*counts, most]
+
+
+def batch_sizes(settings: GridSettings, objective: str) -> list[int]:
+    """Batch 1 for latency and size; for throughput and energy, --batch when it gives more
+    than batch 1, else 1 and 8."""
+    if objective not in ("throughput", "energy"):
+        return [1]
+    given = list(dict.fromkeys(settings.batch_sizes))
+    return given if given != [1] else list(THROUGHPUT_BATCHES)
+
+
+class PriorCells:
+    """Cells that earlier runs in the store measured on this host with these versions."""
+
+    def __init__(self, store: Any, system: dict[str, Any], version: str) -> None:
+        self.store, self.system, self.version = store, system, version
+        self._cells: list[CellResult] | None = None
+
+    def _load(self) -> list[CellResult]:
+        if self._cells is None:
+            runs = [
+                r.run_id
+                for r in self.store.runs()
+                if r.edgebench_version == self.version and _same_host(r.system, self.system)
+            ]
+            self._cells = [
+                c
+                for run in runs
+                for c in self.store.cells(run)
+                if c.status == "ok" and not c.target
+            ]
+        return self._cells
+
+    def find(
+        self, pm: PreparedModel, compiler: Compiler, cand: Candidate, options: dict[str, Any],
+        rule: StopRuleSettings, versions: dict[str, str],
+    ) -> CellResult | None:  # fmt: skip
+        """The best-measured earlier cell of this candidate whose window was at least as
+        long as `rule` asks, with the same data behind its accuracy; None when there is none."""
+        want = (pm.spec.name, pm.weights.name, cand.compiler, cand.precision, cand.batch,
+                cand.threads)  # fmt: skip
+        data = pm.eval_set.dataset.spec if pm.eval_set is not None else None
+        found = [
+            c
+            for c in self._load()
+            if c.key() == want
+            and options_key(c.options) == options_key(options)
+            and c.versions == versions
+            and (c.n_runs or 0) >= rule.min_runs
+            and (c.duration_s or 0.0) >= rule.min_duration_s
+            and (c.fidelity or {}).get("dataset") == data
+            and (c.artifact_info.get("calibration") or {}).get("source")
+            == (pm.calibration.source if cand.precision == "int8" else None)
+        ]
+        return max(found, key=lambda c: c.n_runs or 0, default=None)
+
+
+def _same_host(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("hostname", "cpu", "memory_mb", "os")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def run_tune(
+    settings: GridSettings,
+    db: Path,
+    objective: str,
+    max_drop: float,
+    budget_s: float,
+    *,
+    on_progress: Callable[[str], None] = lambda s: None,
+    on_cell: Callable[[CellResult], None] = lambda c: None,
+) -> TuneRun:
+    """Searches for the best way to run the settings' model; every measurement is a cell of
+    one new run in the store at `db`.
+
+    Raises:
+        EdgebenchError: bad input, before any work (one line for a user), or a budget too
+            small for one candidate (after storing it).
+        GridInterrupted: Ctrl-C or SIGTERM; every measured cell is stored.
+    """
+    from edgebench import __version__
+    from edgebench.api import GridInterrupted, Terminated
+    from edgebench.harness.pipeline import CellPipeline, CellSpec
+    from edgebench.harness.runner import Runner
+    from edgebench.store import ResultStore, check_writable, new_run_id
+    from edgebench.sysinfo import git_commit, package_versions, system_info
+
+    settings = tune_settings(settings)
+    compilers, skipped = searched_compilers(settings)
+    check_objective(objective)
+    check_writable(db)
+    run_id = new_run_id()
+    host = system_info()
+    by_name = {c.name: c for c in compilers}
+    with ResultStore(db) as store, Runner(settings, run_id, on_progress=on_progress) as runner:
+        kept = 0
+        try:
+            (pm,) = runner.prepare()
+            config = settings.stored() | {
+                "tune": {
+                    "objective": objective,
+                    "max_accuracy_drop": max_drop,
+                    "budget_s": budget_s,
+                }  # fmt: skip
+            }
+            store.add_run(run_id, host, config, __version__, git_commit())
+            runner.prepare_references([pm])
+            prior = PriorCells(store, host, __version__)
+            target = next(iter(runner.targets.values()))
+
+            def measure(
+                cand: Candidate, rule: StopRuleSettings, round_name: str, left_s: float
+            ) -> tuple[CellResult, str | None]:
+                nonlocal kept
+                compiler = by_name[cand.compiler]
+                options = compiler.options(settings.options | dict(cand.options))
+                versions = package_versions(("numpy", *compiler.packages))
+                hit = None
+                if target.is_local:
+                    hit = prior.find(pm, compiler, cand, options, rule, versions)
+                tune = {"round": round_name, "candidate": cand.label}
+                if hit is not None:
+                    cell = replace(hit, run_id=run_id, tune=tune | {"reused_from": hit.run_id})
+                else:
+                    grid = settings.model_copy(
+                        update={
+                            "threads": cand.threads,
+                            "stop_rule": rule,
+                            # a candidate may not run past the budget (a conversion, once
+                            # built, stays in the cache for the next tune)
+                            "cell_timeout_s": max(60.0, min(settings.cell_timeout_s, left_s)),
+                        }
+                    )
+                    runner.builder.timeout_s = grid.cell_timeout_s
+                    pipeline = CellPipeline(grid, run_id, runner.builder, runner.workdir,
+                                            on_progress)  # fmt: skip
+                    spec = CellSpec(pm, compiler, cand.precision, cand.batch, options, False,
+                                    target)  # fmt: skip
+                    cell = replace(pipeline.run(spec), tune=tune)
+                store.add_cell(cell)
+                kept += 1
+                on_cell(cell)
+                return cell, hit.run_id if hit is not None else None
+
+            space = build_space(
+                compilers,
+                lambda c: settings.precisions_of(c.name),
+                thread_counts(settings.threads),
+                batch_sizes(settings, objective),
+                fixed=settings.options,
+            )
+            tuner = Tuner(measure, objective, max_drop, budget_s, settings.stop_rule, on_progress)
+            result = tuner.run(_usable(space, pm, compilers))
+        except BudgetTooSmall as exc:
+            raise BudgetTooSmall(f"{exc} (its cell is stored in run {run_id})") from None
+        except KeyboardInterrupt as exc:
+            store.drop_run_if_empty(run_id)
+            raise GridInterrupted(run_id, kept, isinstance(exc, Terminated)) from None
+        except BaseException:
+            store.drop_run_if_empty(run_id)
+            raise
+    return TuneRun(run_id, pm, settings, result, skipped)
+
+
+def _usable(space: Space, pm: PreparedModel, compilers: list[Compiler]) -> Space:
+    """The space less the precisions a compiler says at once it cannot build for this model
+    (no cell is spent on them)."""
+    by_name = {c.name: c for c in compilers}
+    src = pm.spec.source_format if pm.spec.path else "zoo"
+    starts = [
+        c
+        for c in space.starts
+        if by_name[c.compiler].unsupported_reason(pm.spec, c.precision, src) is None
+    ]
+    return Space(starts, space.variants)
+
+
+__all__ = ["TuneRun", "run_tune", "searched_compilers", "thread_counts", "tune_settings"]
