@@ -11,8 +11,9 @@ measures the same artifact two ways, interleaved round by round:
 
 Each round measures edgebench, then both bare loops; the ratio that counts is the median over
 rounds of edgebench's median against the bare loop's median, printed with its range, because a
-shared host's speed drifts from minute to minute. With `--field io` edgebench's inference-only
-figure (`latency_ms`) is compared as well as its `io_ms`, where the record has them.
+shared host's speed drifts from minute to minute. For these three runtimes edgebench's
+`latency_ms` is the inference alone (its copies are `io_ms`, printed per round), so `infer` is
+the loop to hold it to; `e2e` shows what the copies add.
 
     .venv/bin/python benchmarks/harness_overhead.py --rounds 5
 """
