@@ -130,3 +130,23 @@ def test_checkpoint_reader_refuses_code(tmp_path: Path) -> None:
         pickle.dump(print, f, protocol=2)  # a global the reader must not resolve
     with pytest.raises(ModelLoadError, match="not allowed"):
         load_legacy_state_dict(evil)
+
+
+def test_a_model_files_image_layout_comes_from_its_graph(tmp_path: Path) -> None:
+    """A channels-first input (3x20x12) gets 20x12 images laid out NCHW; a channels-last one
+    (20x12x3) NHWC. edgebench 0.1 laid out every model file's images NHWC: 3x20x3 here, which a
+    model with dynamic sizes silently ran."""
+    from edgebench.models import InputSpec, resolve_model
+
+    _png(tmp_path / "a.png")
+    (tmp_path / "labels.csv").write_text("a.png,0\n")
+    ds = parse_dataset(f"folder:{tmp_path}")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    spec = resolve_model(str(model))
+    for shape, layout in (((3, 20, 12), "NCHW"), ((20, 12, 3), "NHWC"), ((7, 5), "NHWC")):
+        shaped = spec.with_inputs((InputSpec("x", shape),))
+        assert shaped.layout == layout
+        if len(shape) == 3:
+            (images,) = build_eval_set(shaped, ds, tmp_path, layout).load()
+            assert images.shape == (1, *shape)

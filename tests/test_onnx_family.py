@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -287,6 +289,62 @@ def test_a_users_onnx_file_on_every_onnx_compiler(tmp_path: Path, shared_cache: 
     for rec in shaped.values():
         assert rec["status"] == "ok", rec["error"]
         assert rec["outputs"][0]["shape"] == [1, 8, 20, 12]
+
+
+def _tiny_classifier(path: Path) -> Path:
+    """Conv -> global average pool -> flatten: 8 class scores of an NCHW image of any size."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).normal(size=(8, 3, 3, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("GlobalAveragePool", ["c"], ["p"]),
+            helper.make_node("Flatten", ["p"], ["y"]),
+        ],
+        "tiny_classifier",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.onnxruntime
+def test_images_reach_a_channels_first_model_laid_out_as_its_graph_says(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    """An ONNX file takes NCHW images; edgebench reads that from the graph, says so, and
+    resizes a folder of labelled photos to the input's height and width (not its channels).
+    Labels on a model whose output is not class scores are refused in one line."""
+    import skimage
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(Path(skimage.__file__).parent / "data" / "coffee.png", photos / "coffee.png")
+    (photos / "labels.csv").write_text("coffee.png,0\n")
+    common = ("--compiler", "onnxruntime", "--input-shape", "x=3x20x12", "--dataset",
+              f"folder:{photos}", "--min-duration", "0.1", "--json", "--db", "r.db")  # fmt: skip
+    env = cli_env(shared_cache)
+    model = _tiny_classifier(tmp_path / "tiny.onnx")
+    r = run_cli("run", "--model", str(model), *common, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "note: tiny: input 'x' 3x20x12 float32, NCHW" in r.stderr
+    (rec,) = json.loads(r.stdout)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["fidelity"]["n"] == 1 and rec["accuracy"]["n"] == 1
+
+    feature_map = _conv_bn_relu(tmp_path / "dyn.onnx", spatial=None)
+    r = run_cli("run", "--model", str(feature_map), *common, cwd=tmp_path, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert (
+        r.stderr.strip().splitlines()[-1].startswith("error: dataset 'folder:")
+        and "first output is 1x8x20x12, not one score per class" in r.stderr
+    )
+    with sqlite3.connect(tmp_path / "r.db") as db:  # the refused run left no empty run
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
 
 
 @pytest.mark.onnxruntime

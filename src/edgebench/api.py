@@ -55,6 +55,7 @@ def run_grid(
     on_progress: Callable[[str], None] = lambda s: None,
     on_total: Callable[[int], None] = lambda n: None,
     on_warning: Callable[[str], None] = lambda w: None,
+    on_note: Callable[[str], None] = lambda n: None,
 ) -> tuple[str, list[CellResult]]:
     """Runs one grid into a new run of the store at `db`; the run id and its cells.
 
@@ -64,6 +65,7 @@ def run_grid(
             before its first cell is not kept (it would become the "latest run" with nothing).
     """
     from edgebench import __version__
+    from edgebench.harness.prepare import model_notes
     from edgebench.harness.runner import Runner
     from edgebench.store import ResultStore, check_writable, new_run_id
     from edgebench.sysinfo import git_commit, system_info
@@ -83,6 +85,8 @@ def run_grid(
                 for warning in runner.warnings():
                     on_warning(warning)
                 models = runner.prepare()
+                for note in model_notes(models):
+                    on_note(note)
                 store.add_run(run_id, system_info(), settings.stored(), __version__, git_commit())
                 runner.prepare_references(models)
                 on_total(runner.cells_total(models))
@@ -90,6 +94,9 @@ def run_grid(
         except KeyboardInterrupt as exc:
             store.drop_run_if_empty(run_id)
             raise GridInterrupted(run_id, len(cells), isinstance(exc, Terminated)) from None
+        except EdgebenchError:  # bad input found by the references: no empty run is kept
+            store.drop_run_if_empty(run_id)
+            raise
     return run_id, cells
 
 

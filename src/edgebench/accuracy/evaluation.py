@@ -146,6 +146,13 @@ def score(
         "skipped_images": len(eval_set.skipped),
     }
     if ds.task == "classification":
+        if outputs[0].ndim != 2:
+            shape = "x".join(map(str, outputs[0].shape))
+            raise DatasetError(
+                f"dataset '{ds.spec}' has class labels, but {model.name}'s first output is "
+                f"{shape}, not one score per class: give a dataset without labels "
+                "(synthetic[:N]) to compare its outputs"
+            )
         return {
             **base,
             **classification_accuracy(outputs[0], eval_set.labels, label_offset(model.label_set)),

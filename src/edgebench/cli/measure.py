@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from edgebench.cli.common import (
     DbOption,
@@ -51,6 +52,7 @@ def run_grid(settings: Any, db: Path) -> tuple[str, list[Any]]:
                 on_progress=lambda s: progress.update(task, description=s),
                 on_total=lambda n: progress.update(task, total=n),
                 on_warning=lambda w: progress.console.print(f"[yellow]warning:[/] {w}"),
+                on_note=lambda n: progress.console.print(f"note: {escape(n)}"),
             )
         except GridInterrupted as stop:
             kept = (

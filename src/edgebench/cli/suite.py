@@ -139,6 +139,7 @@ def suite_run(
                 on_progress=lambda text: progress.update(task, description=text),
                 on_total=on_total,
                 on_warning=lambda w: progress.console.print(f"[yellow]warning:[/] {escape(w)}"),
+                on_note=lambda n: progress.console.print(f"note: {escape(n)}"),
                 fleet=client,
                 on_fleet=on_fleet,
                 targets=chosen,

@@ -81,6 +81,12 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
     return prepared
 
 
+def model_notes(models: list[PreparedModel]) -> list[str]:
+    """What edgebench read from each model file: its inputs and, for an image input, the
+    layout it feeds (datasets are resized and laid out to match)."""
+    return [pm.spec.describe_inputs() for pm in models if pm.spec.path is not None]
+
+
 def _weights_name(spec: ModelSpec, requested: str) -> str:
     if requested != "pretrained":
         return requested
@@ -231,4 +237,10 @@ def _reference(
     pm.reference_accuracy = score(pm.eval_set, pm.spec, pm.reference_outputs, pm.random_zoo_weights)
 
 
-__all__ = ["PreparedModel", "apply_input_shapes", "prepare_models", "prepare_references"]
+__all__ = [
+    "PreparedModel",
+    "apply_input_shapes",
+    "model_notes",
+    "prepare_models",
+    "prepare_references",
+]

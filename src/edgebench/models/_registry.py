@@ -90,7 +90,34 @@ class ModelSpec:
         return cls(**data)
 
     def with_inputs(self, inputs: tuple[InputSpec, ...]) -> ModelSpec:
-        return replace(self, inputs=inputs)
+        """These inputs; a user's model file also takes the layout its image input shows."""
+        layout = image_layout(inputs) if self.path is not None else None
+        return replace(self, inputs=inputs, layout=layout or self.layout)
+
+    def describe_inputs(self) -> str:
+        """One line: each input's per-sample shape and type, and the layout."""
+        shown = [
+            f"'{i.name}' {'x'.join('?' if d is None else str(d) for d in i.shape)} {i.dtype}"
+            for i in self.inputs
+        ]
+        layout = f", {self.layout}" if image_layout(self.inputs) else ""
+        return f"{self.name}: input {', '.join(shown)}{layout}"
+
+
+_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
+
+
+def image_layout(inputs: tuple[InputSpec, ...]) -> str | None:
+    """`NCHW` or `NHWC` when the first input is an image (per sample: channels first or last,
+    1, 3 or 4 of them, the other end not a channel count), else None."""
+    if not inputs or len(inputs[0].shape) != 3:
+        return None
+    first, last = inputs[0].shape[0], inputs[0].shape[2]
+    if first in _CHANNELS and last not in _CHANNELS:
+        return "NCHW"
+    if last in _CHANNELS and first not in _CHANNELS:
+        return "NHWC"
+    return None
 
 
 _MODELS: dict[str, ModelSpec] = {}

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from edgebench.errors import UsageError
+from edgebench.errors import EdgebenchError, UsageError
 from edgebench.results import CellResult
 from edgebench.store import ResultStore
 from edgebench.suites import Suite
@@ -44,6 +44,7 @@ def run_suite(
     on_progress: Callable[[str], None] = lambda s: None,
     on_total: Callable[[str, int, int], None] = lambda run_id, todo, done: None,
     on_warning: Callable[[str], None] = lambda w: None,
+    on_note: Callable[[str], None] = lambda n: None,
     fleet: Any = None,
     on_fleet: Callable[[Any], None] = lambda p: None,
     targets: list[str] | None = None,
@@ -77,12 +78,16 @@ def run_suite(
         with store.run_lock(run_id):  # a second runner of the same run is told it is busy
             try:
                 _run_grids(suite, store, run_id, resume is not None, cache_dir, keep,
-                           on_progress, on_total, on_warning, fleet, on_fleet,
+                           on_progress, on_total, on_warning, on_note, fleet, on_fleet,
                            targets)  # fmt: skip
             except KeyboardInterrupt as exc:
                 if resume is None:
                     store.drop_run_if_empty(run_id)
                 raise GridInterrupted(run_id, len(kept), isinstance(exc, Terminated)) from None
+            except EdgebenchError:  # bad input found by the references: no empty run is kept
+                if resume is None:
+                    store.drop_run_if_empty(run_id)
+                raise
     return run_id
 
 
@@ -96,11 +101,13 @@ def _run_grids(
     on_progress: Callable[[str], None],
     on_total: Callable[[str, int, int], None],
     on_warning: Callable[[str], None],
+    on_note: Callable[[str], None],
     fleet: Any,
     on_fleet: Callable[[Any], None],
     targets: list[str] | None,
 ) -> None:
     from edgebench import __version__
+    from edgebench.harness.prepare import model_notes
     from edgebench.harness.runner import Runner
     from edgebench.sysinfo import git_commit, system_info
 
@@ -121,6 +128,8 @@ def _run_grids(
             for warning in runner.warnings():
                 on_warning(warning)
         prepared = [runner.prepare() for runner in runners]  # bad input fails before any cell
+        for note in dict.fromkeys(n for models in prepared for n in model_notes(models)):
+            on_note(note)
         todo = sum(r.cells_total(m) for r, m in zip(runners, prepared, strict=True))
         if not resume:
             config = {
