@@ -10,7 +10,7 @@ import pytest
 
 from conftest import cli_env, have, run_cli
 
-pytestmark = [pytest.mark.tflite, pytest.mark.accuracy]
+pytestmark = [pytest.mark.tflite, pytest.mark.accuracy, pytest.mark.slow]
 
 
 def _records(tmp_path: Path, cache: Path, *args: str) -> list[dict]:  # type: ignore[type-arg]

@@ -308,6 +308,7 @@ def test_tensorrt_layers_name_the_onnx_nodes_they_fused() -> None:
 
 
 @pytest.mark.executorch
+@pytest.mark.slow
 def test_executorch_shows_what_xnnpack_took_and_what_fell_back(
     tmp_path: Path, shared_cache: Path
 ) -> None:

@@ -150,6 +150,7 @@ def test_gpu_compilers_say_why_they_are_unavailable(tmp_path: Path) -> None:
 
 @pytest.mark.torch
 @pytest.mark.executorch
+@pytest.mark.slow
 def test_a_users_torch_export_program_runs_on_torch_and_executorch(tmp_path: Path) -> None:
     """A `.pt2` that torch.export.save wrote (not edgebench's twin) is a model file like any
     other: its inputs read from the program, eager PyTorch its reference."""
