@@ -209,6 +209,10 @@ def test_tune_stores_every_candidate_prints_a_runnable_winner_and_reuses_cells(
         c["reused_from"] == out["run_id"] for c in reused["candidates"]
     )
     assert reused["best"]["tune"]["candidate"] == best["tune"]["candidate"]
+    table = run_cli(*TUNE, "--budget", "5m", "--db", "t.db", cwd=tmp_path, env=env)
+    shown = " ".join(table.stdout.split())
+    assert "* = best latency, x = over the 50.0% accuracy budget" in shown, table.stdout
+    assert "best: " + best["tune"]["candidate"] in shown
 
 
 @pytest.mark.tflite

@@ -142,7 +142,8 @@ def _print(tuned: Any) -> None:
         else "no accuracy check (--no-fidelity)"
     )
     table = Table(
-        title=f"Pareto front: latency, size, agreement ({judged}; * = best {r.objective})",
+        title=f"Pareto front: latency, size, agreement ({judged}; * = best {r.objective}, "
+        f"x = over the {r.max_drop:.1%} accuracy budget)",
         width=out.width,
     )
     for col in ("", "candidate", "p50 ms", "p99 ms", "size MB", "agreement", r.objective):
@@ -151,7 +152,7 @@ def _print(tuned: Any) -> None:
         c = t.cell
         assert c.latency_ms is not None
         table.add_row(
-            "*" if t is r.best else "",
+            "*" if t is r.best else ("" if r.keeps_accuracy(c) else "x"),
             escape(t.candidate.label),
             f"{c.latency_ms.p50:.3f}",
             f"{c.latency_ms.p99:.3f}",
