@@ -144,6 +144,13 @@ def test_detection_agreement_matches_boxes_not_positions() -> None:
     )
     f = fidelity(swapped, ref, "detection")
     assert f["detection_agreement"] == 1.0 and f["mean_score_diff"] == pytest.approx(0.005)
+    # A fully int8 graph computes the class ids in int8 too (class 3 comes out as 3.176):
+    # they are still told from the scores, and rounded.
+    int8 = _ssd_outputs([[[0.1, 0.1, 0.5, 0.5], [0.6, 0.6, 0.9, 0.9]]], [[0.824, 3.176]],
+                        [[0.9, 0.8]])  # fmt: skip
+    boxes, classes, scores, _ = split_detections(int8)
+    assert classes.tolist() == [[1.0, 3.0]] and scores[0].tolist() == pytest.approx([0.9, 0.8])
+    assert fidelity(int8, ref, "detection")["detection_agreement"] == 1.0
     # The second box labelled another class, and the first moved off its place: none agree.
     wrong = _ssd_outputs([[[0.5, 0.5, 0.7, 0.7], [0.6, 0.6, 0.9, 0.9]]], [[1.0, 2.0]], [[0.9, 0.8]])
     assert fidelity(wrong, ref, "detection")["detection_agreement"] == 0.0

@@ -163,7 +163,9 @@ def split_detections(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(boxes [N,K,4], classes [N,K], scores [N,K], count [N]) from SSD-style outputs in any order.
 
-    Classes and scores have the same shape; classes are whole numbers, scores are not.
+    Classes and scores have the same shape. Scores lie in [0, 1]; class ids are whole numbers,
+    but a fully int8 graph computes them in int8 and hands out 46.235 for class 46: the ids
+    are told from the scores by their range (then by being nearer whole numbers) and rounded.
     """
     boxes = next(o for o in outputs if o.ndim == 3 and o.shape[-1] == 4)
     count = next(o for o in outputs if o.ndim == 1)
@@ -171,10 +173,15 @@ def split_detections(
     if len(two) != 2:
         raise ValueError("detection outputs need boxes, classes, scores and a count")
     a, b = two
-    a_int = bool(np.all(np.equal(np.mod(a, 1), 0)))
-    b_int = bool(np.all(np.equal(np.mod(b, 1), 0)))
-    classes, scores = (a, b) if a_int and not b_int else (b, a)
-    return boxes, classes, scores, count
+    a_past_one, b_past_one = bool(np.any(a > 1.0 + 1e-3)), bool(np.any(b > 1.0 + 1e-3))
+    a_is_classes = a_past_one if a_past_one != b_past_one else _off_whole(a) < _off_whole(b)
+    classes, scores = (a, b) if a_is_classes else (b, a)
+    return boxes, np.rint(classes), scores, count
+
+
+def _off_whole(x: np.ndarray) -> float:
+    """Mean distance of the values from the nearest whole number."""
+    return float(np.mean(np.abs(x - np.rint(x)))) if x.size else 0.0
 
 
 def coco_detections(
