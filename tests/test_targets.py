@@ -44,6 +44,16 @@ def _run(tmp_path: Path, cache: Path, *args: str, timeout: float = 900) -> list[
     return cells
 
 
+def test_a_boards_cpu_is_named_from_its_part_number() -> None:
+    """A Raspberry Pi 5's kernel names no CPU model, only Arm's part number (0xd0b)."""
+    from edgebench.targets.device import _cpu_model
+
+    pi5 = "processor\t: 0\nBogoMIPS\t: 108.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0b\n"
+    assert _cpu_model(pi5) == "Cortex-A76 (part 0xd0b)"
+    assert _cpu_model("model name\t: AMD EPYC\nCPU part\t: 0xd0b\n") == "AMD EPYC"
+    assert _cpu_model("CPU implementer\t: 0x51\nCPU part\t: 0x802\n") == "0x802"  # not Arm's
+
+
 def test_targets_are_added_checked_and_listed(tmp_path: Path, loopback_sshd: Any) -> None:
     _add(tmp_path, tmp_path / "c", "loop", loopback_sshd, "--python", PYTHON)
     env = _env(tmp_path, tmp_path / "c")

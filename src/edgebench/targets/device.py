@@ -86,15 +86,37 @@ def _memory_mb() -> int | None:
     return None
 
 
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return platform.processor() or "unknown"
-    for key in ("model name", "Model", "Hardware", "CPU part"):
-        for line in text.splitlines():
-            if line.split(":")[0].strip() == key:
-                return line.partition(":")[2].strip()
+# Arm Ltd. cores (CPU implementer 0x41) by their /proc/cpuinfo "CPU part", for boards whose
+# kernel names no model (a Raspberry Pi 5 shows only "CPU part: 0xd0b").
+ARM_PARTS = {
+    "0xd03": "Cortex-A53", "0xd04": "Cortex-A35", "0xd05": "Cortex-A55", "0xd07": "Cortex-A57",
+    "0xd08": "Cortex-A72", "0xd09": "Cortex-A73", "0xd0a": "Cortex-A75", "0xd0b": "Cortex-A76",
+    "0xd0c": "Neoverse-N1", "0xd0d": "Cortex-A77", "0xd40": "Neoverse-V1", "0xd41": "Cortex-A78",
+    "0xd42": "Cortex-A78AE", "0xd44": "Cortex-X1", "0xd46": "Cortex-A510", "0xd47": "Cortex-A710",
+    "0xd48": "Cortex-X2", "0xd49": "Neoverse-N2", "0xd4b": "Cortex-A78C", "0xd4f": "Neoverse-V2",
+    "0xd80": "Cortex-A520", "0xd81": "Cortex-A720",
+}  # fmt: skip
+
+
+def _cpu_model(text: str | None = None) -> str:
+    """The CPU's name from /proc/cpuinfo (or `text`): its model name where the kernel gives
+    one, else an Arm core's name from its part number."""
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return platform.processor() or "unknown"
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    for key in ("model name", "Model", "Hardware"):
+        if fields.get(key):
+            return fields[key]
+    part = fields.get("CPU part", "").lower()
+    if part:
+        arm = fields.get("CPU implementer", "").lower() == "0x41"
+        return f"{ARM_PARTS[part]} (part {part})" if arm and part in ARM_PARTS else part
     return platform.processor() or "unknown"
 
 
