@@ -128,6 +128,16 @@ class OnnxRuntimeCompiler(Compiler):
             stage="conversion",
             precisions=("int8",),
         ),
+        Option(
+            "ort_int8_weights",
+            "auto",
+            "weights of static QDQ int8: s8, or s7 (ORT's reduce_range), which x86 CPUs without "
+            "VNNI need (their u8 x s8 dot products saturate); auto: s7 where this host lacks VNNI",
+            choices=("auto", "s8", "s7"),
+            stage="conversion",
+            search=("s8", "s7"),
+            precisions=("int8",),
+        ),
         Option("ort_graph_opt", "all", "graph optimization level", choices=GRAPH_LEVELS),
         Option("ort_provider", "cpu", "execution provider", choices=tuple(PROVIDERS)),
     )
@@ -191,7 +201,8 @@ class OnnxRuntimeCompiler(Compiler):
             from edgebench.compilers.onnx_runtime.int8 import quantize
 
             act = str(request.options.get("ort_int8_activation", "u8"))
-            done = quantize(request, Path(src), out, act)
+            weights = str(request.options.get("ort_int8_weights", "auto"))
+            done = quantize(request, Path(src), out, act, weights)
             warnings.extend(done.pop("warnings"))
             info.update(done)
             info["calibration"] = {

@@ -17,6 +17,7 @@ quantizer's or ORT's own line, before the long calibration.
 
 from __future__ import annotations
 
+import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,8 +80,22 @@ def prepare(src: Path, work: Path, info: dict[str, Any], warnings: list[str]) ->
         return current
 
 
+def host_lacks_vnni() -> bool:
+    """An x86 CPU without VNNI (AVX2, or AVX-512 before Cascade Lake): its u8 x s8 dot
+    products (vpmaddubsw) saturate, which costs int8 models with 8-bit weights accuracy."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])  # fmt: skip
+    return not any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 def _quantize(
-    source: Path, out: Path, reader: CalibrationReader, per_channel: bool, act: str
+    source: Path, out: Path, reader: CalibrationReader, per_channel: bool, act: str, s7: bool
 ) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
@@ -92,6 +107,7 @@ def _quantize(
         per_channel=per_channel,
         activation_type=QuantType.QUInt8 if act == "u8" else QuantType.QInt8,
         weight_type=QuantType.QInt8,
+        reduce_range=s7,
     )
 
 
@@ -101,8 +117,12 @@ def _loads(path: Path) -> None:
     ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def quantize(request: CompileRequest, src: Path, out: Path, act: str) -> dict[str, Any]:
-    """Static QDQ int8 of `src` into `out`; returns what was done (for the artifact's info)."""
+def quantize(
+    request: CompileRequest, src: Path, out: Path, act: str, weights: str = "auto"
+) -> dict[str, Any]:
+    """Static QDQ int8 of `src` into `out`; returns what was done (for the artifact's info).
+    `weights`: s8, s7, or auto (s7 on an x86 host without VNNI)."""
+    s7 = weights == "s7" or (weights == "auto" and host_lacks_vnni())
     from edgebench.compilers.onnx_runtime import input_names
 
     info: dict[str, Any] = {}
@@ -116,7 +136,8 @@ def quantize(request: CompileRequest, src: Path, out: Path, act: str) -> dict[st
     for per_channel in (True, False):
         probe = work / "probe.onnx"
         try:
-            _quantize(source, probe, CalibrationReader(request, names, limit=1), per_channel, act)
+            reader = CalibrationReader(request, names, limit=1)
+            _quantize(source, probe, reader, per_channel, act, s7)
             _loads(probe)
             chosen = per_channel
             break
@@ -131,11 +152,16 @@ def quantize(request: CompileRequest, src: Path, out: Path, act: str) -> dict[st
         )
     if not chosen:
         warnings.append(f"int8 per tensor: per channel did not load ({tried[0]})")
-    _quantize(source, out, CalibrationReader(request, names), chosen, act)
+    _quantize(source, out, CalibrationReader(request, names), chosen, act, s7)
     shutil.rmtree(work, ignore_errors=True)
-    info["int8"] = {"format": "QDQ", "per_channel": chosen, "activations": act, "weights": "s8"}
+    info["int8"] = {
+        "format": "QDQ",
+        "per_channel": chosen,
+        "activations": act,
+        "weights": "s7" if s7 else "s8",
+    }
     info["warnings"] = warnings
     return info
 
 
-__all__ = ["CalibrationReader", "prepare", "quantize"]
+__all__ = ["CalibrationReader", "host_lacks_vnni", "prepare", "quantize"]
