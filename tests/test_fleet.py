@@ -150,3 +150,25 @@ def test_a_killed_client_resumes_the_same_run(tmp_path: Path) -> None:
     stored = _stored(tmp_path / "r.db")
     assert Counter(c.batch_size for c in stored if c.status == "ok") == {b: 1 for b in range(1, 6)}
     assert {c.run_id for c in stored} == {run_id}
+
+
+def test_sigterm_to_the_client_says_how_to_resume_on_the_same_cluster(tmp_path: Path) -> None:
+    suite = _suite(tmp_path, "null", 2, "[1, 2, 3, 4, 5]")
+    client = subprocess.Popen(
+        [sys.executable, "-m", "edgebench", "suite", "run", str(suite), "--cluster", "local:2",
+         "--targets", "local", "--db", "r.db"],
+        cwd=tmp_path, env=_env(tmp_path, tmp_path / "c"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(_stored(tmp_path / "r.db")) < 1 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        client.send_signal(signal.SIGTERM)
+        _, err = client.communicate(timeout=120)
+    finally:
+        if client.poll() is None:
+            os.killpg(client.pid, signal.SIGKILL)
+    assert client.returncode == 143 and "Traceback" not in err, err[-3000:]
+    run_id = _stored(tmp_path / "r.db")[0].run_id
+    assert f"--resume {run_id} --cluster local:2 --targets local`" in err, err[-2000:]

@@ -145,9 +145,14 @@ def suite_run(
                 targets=chosen,
             )
         except GridInterrupted as stop:
+            again = [f"--cluster {cluster}"] if cluster else []
+            again += [f"--targets {targets}"] if targets else []
             err.print(
                 f"interrupted: {stop.kept} cells kept in {db}; resume with "
-                f"`edgebench suite run {suite} --db {db} --resume {stop.run_id}`"
+                f"`edgebench suite run {suite} --db {db} --resume {stop.run_id}"
+                + "".join(f" {flag}" for flag in again)
+                + "`",
+                soft_wrap=True,
             )
             raise typer.Exit(stop.exit_code) from None
     if client is not None:
