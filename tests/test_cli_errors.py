@@ -134,7 +134,8 @@ def test_export_unknown_format_and_run(tmp_path: Path) -> None:
         (
             "ort_grpah_opt=disable",
             "error: unknown option 'ort_grpah_opt' for onnxruntime (did you mean "
-            "'ort_graph_opt'?); its options: ort_graph_opt, ort_int8_activation, ort_provider",
+            "'ort_graph_opt'?); its options: ort_graph_opt, ort_int8_activation, "
+            "ort_int8_weights, ort_provider",
         ),
         (
             "ort_graph_opt=al",
