@@ -435,3 +435,22 @@ def test_the_coverage_matrix_says_where_each_model_stopped() -> None:
     assert "| ppocr-det | \u2713 | \u2717 fidelity [1] | \u2717 route [2] |" in text
     assert "SNR 4.0 dB &lt; 10 dB" in text and "no conversion route from onnx" in text
     assert "- tflite: 50%" in text and "\u2717 convert" in text
+
+
+def test_zoo_reports_have_no_coverage_matrix_and_devices_get_a_target_column() -> None:
+    """`make bench`'s zoo models convert everywhere, and their random-weight int8 cells would
+    all read as failed: the matrix is for model files. A run over devices names each row's."""
+    from edgebench.report.coverage import worth_showing
+    from edgebench.report.markdown import render_markdown
+
+    here = make_cell("r", "mobilenet_v2", "tflite", "int8", 1, "a")
+    board = make_cell("r", "mobilenet_v2", "tflite", "int8", 1, "a")
+    board.target = {"name": "arm64", "emulated": True}
+    baseline = make_cell("r", "mobilenet_v2", "tensorflow", "fp32", 1, "a")
+    assert not worth_showing([here, board, baseline])
+    md = render_markdown([], [here, board, baseline])
+    assert "Which compiler takes which model" not in md
+    assert "| compiler | precision | batch | target |" in md
+    assert "| tflite | int8 | 1 | arm64* |" in md and "| tflite | int8 | 1 | local |" in md
+    users = CellResult("r", "net", "file:net.onnx", "onnxruntime", "fp32", 1, 2, "ok")
+    assert worth_showing([users, baseline])

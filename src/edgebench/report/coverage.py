@@ -98,6 +98,14 @@ def coverage(cells: Sequence[CellResult]) -> Coverage:
     return Coverage(squares, models, columns)
 
 
+def worth_showing(cells: Sequence[CellResult]) -> bool:
+    """The matrix answers "which compiler can take my model at all": for users' and corpus
+    model files under more than one compiler. Zoo models convert everywhere by construction,
+    and their random-weight int8 cells (calibrated on random inputs) would all read as failed."""
+    has_files = any(c.weights.startswith("file:") for c in cells)
+    return has_files and len({c.compiler for c in cells}) > 1
+
+
 def markdown(cov: Coverage) -> list[str]:
     """The matrix as Markdown lines: a table, the coverage per compiler, numbered reasons."""
     lines = [
@@ -155,4 +163,12 @@ def html_table(cov: Coverage) -> str:
     )
 
 
-__all__ = ["Coverage", "Square", "coverage", "fidelity_verdict", "html_table", "markdown"]
+__all__ = [
+    "Coverage",
+    "Square",
+    "coverage",
+    "fidelity_verdict",
+    "html_table",
+    "markdown",
+    "worth_showing",
+]

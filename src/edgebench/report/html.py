@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from edgebench.report.coverage import coverage, html_table, worth_showing
 from edgebench.report.figures import marks_of
 from edgebench.report.sections import hosts_html, model_figures_html
 from edgebench.report.table import COLUMNS, flat_row
@@ -170,9 +171,7 @@ def render(
             f"{' @ ' + _esc(r.git_commit) if r.git_commit else ''}</li>"
         )
     sections = []
-    if len({c.compiler for c in cells}) > 1:
-        from edgebench.report.coverage import coverage, html_table
-
+    if worth_showing(cells):
         sections.append(html_table(coverage(cells)))
     for model in sorted(by_model):
         mc = by_model[model]

@@ -9,6 +9,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from edgebench.report.coverage import coverage, worth_showing
+from edgebench.report.coverage import markdown as coverage_lines
 from edgebench.report.figures import marks_of
 from edgebench.results import NOISY_PCT, CellResult, option_changes
 from edgebench.store import RunInfo
@@ -53,10 +55,8 @@ def render_markdown(
             f" cores, {r.system.get('os')}, edgebench {r.edgebench_version}"
             + (f" @ {r.git_commit}" if r.git_commit else "")
         )
-    if len({c.compiler for c in cells}) > 1:
-        from edgebench.report.coverage import coverage, markdown
-
-        lines += ["", "## Which compiler takes which model", "", *markdown(coverage(cells))]
+    if worth_showing(cells):
+        lines += ["", "## Which compiler takes which model", "", *coverage_lines(coverage(cells))]
     by_model: dict[str, list[CellResult]] = defaultdict(list)
     for c in cells:
         by_model[c.model].append(c)
@@ -64,6 +64,7 @@ def render_markdown(
     show_acc = any(c.accuracy for c in cells)
     show_lg = any(c.loadgen and "validity" in c.loadgen for c in cells)
     show_threads = len({c.threads for c in cells}) > 1
+    show_target = len({_target(c) for c in cells}) > 1
     show_options = any(option_changes(c) for c in cells)
     for model in sorted(by_model):
         lines += ["", f"## {model}", ""]
@@ -76,6 +77,7 @@ def render_markdown(
             "compiler",
             "precision",
             "batch",
+            *(["target"] if show_target else []),
             *(["threads"] if show_threads else []),
             *(["options"] if show_options else []),
             "status",
@@ -106,6 +108,7 @@ def render_markdown(
                 c.compiler,
                 c.precision,
                 str(c.batch_size),
+                *([_target(c)] if show_target else []),
                 *([str(c.threads)] if show_threads else []),
                 *([option_changes(c) or "-"] if show_options else []),
                 c.status,
@@ -140,3 +143,9 @@ def render_markdown(
         lines += ["", "## Host against host", ""]
         lines += [f"![{path.stem}]({path.as_posix()})" for path in hosts]
     return "\n".join(lines) + "\n"
+
+
+def _target(cell: CellResult) -> str:
+    """The device a cell was measured on (`local` for this host), `*` when emulated."""
+    target = getattr(cell, "target", None) or {}
+    return str(target.get("name", "local")) + ("*" if target.get("emulated") else "")
