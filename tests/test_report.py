@@ -192,7 +192,7 @@ def test_report_formats_and_figure_files(store: Path, tmp_path: Path) -> None:
     md = (tmp_path / "r.md").read_text()
     assert "## mobilenet_v2" in md and "| tflite | int8 | 8 | ok |" in md
     assert "![mobilenet_v2-throughput](figs/mobilenet_v2-throughput.svg)" in md
-    assert "## Host against host" in md and "(figs/hosts-resnet50_v2.svg)" in md
+    assert "## Device against device" in md and "(figs/hosts-resnet50_v2.svg)" in md
     svgs = sorted(p.name for p in (tmp_path / "figs").glob("*.svg"))
     assert "mobilenet_v2-throughput.svg" in svgs and "hosts-resnet50_v2.svg" in svgs
     pytest.importorskip("matplotlib")
@@ -452,5 +452,9 @@ def test_zoo_reports_have_no_coverage_matrix_and_devices_get_a_target_column() -
     assert "Which compiler takes which model" not in md
     assert "| compiler | precision | batch | target |" in md
     assert "| tflite | int8 | 1 | arm64* |" in md and "| tflite | int8 | 1 | local |" in md
+    from edgebench.report.figures import host_figures
+
+    (fig,) = host_figures([here, board, baseline])  # one host's CPU, told apart by the target
+    assert sorted(s.name for s in fig.series) == ["a (a CPU)", "arm64*: a (a CPU)"]
     users = CellResult("r", "net", "file:net.onnx", "onnxruntime", "fp32", 1, 2, "ok")
     assert worth_showing([users, baseline])

@@ -87,9 +87,14 @@ def marks_of(c: CellResult) -> str:
 
 
 def host_of(c: CellResult) -> str:
+    """The machine a cell ran on: host name and CPU, and the target's name for a cell measured
+    on a target (a loopback target and this host share a name and a CPU)."""
     system = c.system or {}
     cpu = (system.get("cpu") or {}).get("model") or "?"
-    return f"{system.get('hostname') or '?'} ({cpu})"
+    machine = f"{system.get('hostname') or '?'} ({cpu})"
+    if not c.target:
+        return machine
+    return f"{c.target_name}{'*' if c.emulated else ''}: {machine}"
 
 
 def series_name(c: CellResult, with_host: bool = False) -> str:
@@ -313,7 +318,7 @@ def tradeoff_figure(
 
 
 def host_figures(cells: Sequence[CellResult]) -> list[Figure]:
-    """Host against host: throughput of the cells that several hosts measured."""
+    """Device against device: throughput of the cells that several hosts or targets measured."""
     hosts = sorted({host_of(c) for c in cells if c.status == "ok"})
     if len(hosts) < 2:
         return []
@@ -342,7 +347,7 @@ def host_figures(cells: Sequence[CellResult]) -> list[Figure]:
             Figure(
                 f"hosts-{model}",
                 "bars",
-                f"{model}: host against host, throughput",
+                f"{model}: device against device, throughput",
                 "",
                 "images/s",
                 series,

@@ -2,7 +2,7 @@
 
 For each model, the study's figures drawn in inline SVG by report/figures.py (throughput and
 latency against batch size per compiler and precision, size, power, the trade-off chart with its
-Pareto front), LoadGen's results, then the full table; host against host at the end. Cells run
+Pareto front), LoadGen's results, then the full table; device against device at the end. Cells run
 with random weights or under noise are marked.
 """
 

@@ -140,12 +140,11 @@ def render_markdown(
             lines.append("```")
     hosts = [p for p in (figures or {}).get("hosts", []) if p.suffix == ".svg"]
     if hosts:
-        lines += ["", "## Host against host", ""]
+        lines += ["", "## Device against device", ""]
         lines += [f"![{path.stem}]({path.as_posix()})" for path in hosts]
     return "\n".join(lines) + "\n"
 
 
 def _target(cell: CellResult) -> str:
     """The device a cell was measured on (`local` for this host), `*` when emulated."""
-    target = getattr(cell, "target", None) or {}
-    return str(target.get("name", "local")) + ("*" if target.get("emulated") else "")
+    return cell.target_name + ("*" if cell.emulated else "")

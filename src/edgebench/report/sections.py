@@ -1,5 +1,5 @@
 """HTML pieces of the report beyond its tables: the study's figures per model, LoadGen's own
-figures, and host against host. Used by report/html.py; nothing here imports a framework."""
+figures, and device against device. Used by report/html.py; nothing here imports a framework."""
 
 from __future__ import annotations
 
@@ -103,10 +103,10 @@ def loadgen_table(cells: Sequence[CellResult]) -> str:
 
 
 def hosts_html(cells: Sequence[CellResult]) -> str:
-    """Host against host, when the cells come from more than one machine."""
+    """Device against device, when the cells come from more than one machine or target."""
     figs = host_figures(cells)
     if not figs:
         return ""
-    return "<h2>Host against host</h2>" + _grid(
+    return "<h2>Device against device</h2>" + _grid(
         [f'<div class="figure" id="fig-{_e(f.key)}">{to_svg(f)}</div>' for f in figs]
     )
