@@ -122,8 +122,9 @@ def quantize(
 ) -> dict[str, Any]:
     """Static QDQ int8 of `src` into `out`; returns what was done (for the artifact's info).
     `weights`: s8, s7, or auto (s7 on an x86 host without VNNI)."""
-    s7 = weights == "s7" or (weights == "auto" and host_lacks_vnni())
     from edgebench.compilers.onnx_runtime import input_names
+
+    s7 = weights == "s7" or (weights == "auto" and host_lacks_vnni())
 
     info: dict[str, Any] = {}
     warnings: list[str] = []
