@@ -37,7 +37,7 @@ lint: install
 TEST_WORKERS ?= 2
 
 test: install lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations 15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations 15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DB) $(REPORT)

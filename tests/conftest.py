@@ -48,11 +48,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                         f"(edgebench[{extras.get(marker, 'tflite')}])"
                     )
                 )
-    # Files with a slow test first: with `make test`'s two workers (pytest-xdist, one file per
-    # worker at a time, in this order with --no-loadscope-reorder; by default xdist starts the
-    # files with the most tests first), a long file started last would run alone at the end.
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture(scope="session")
