@@ -150,3 +150,31 @@ def test_a_model_files_image_layout_comes_from_its_graph(tmp_path: Path) -> None
         if len(shape) == 3:
             (images,) = build_eval_set(shaped, ds, tmp_path, layout).load()
             assert images.shape == (1, *shape)
+
+
+def test_photos_feed_a_corpus_model_the_way_its_project_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`photos` (real photographs, a printed page among them) drive fidelity and calibration of
+    third-party image models in their own convention. On random inputs PP-OCRv4's text detector
+    outputs a blank map (max 0.0008), so its int8 fidelity read 0.0 dB and meant nothing."""
+    pytest.importorskip("skimage")
+    from edgebench.accuracy.evaluation import for_model
+    from edgebench.models import InputSpec, resolve_model
+
+    photos = parse_dataset("photos")
+    names = {i.path.name for i in photos.items}
+    assert {"page.png", "astronaut.png", "coffee.png"} <= names and not photos.labelled
+    det = resolve_model("corpus:ppocrv4-det").with_inputs((InputSpec("x", (3, 32, 48)),))
+    assert det.preprocessing == "resize-torch" and det.layout == "NCHW"
+    (images,) = build_eval_set(det, photos, tmp_path, "det").load()
+    assert images.shape == (len(photos.items), 3, 32, 48)
+    assert images.min() < -1.5 and images.max() > 2.0  # ImageNet mean/std, not [0, 255]
+    pose = resolve_model("corpus:pose-landmark-lite").with_inputs((InputSpec("x", (24, 24, 3)),))
+    (images,) = build_eval_set(pose, photos, tmp_path, "pose").load()
+    assert images.min() >= 0.0 and images.max() <= 1.0 and images.max() > 0.9
+    audio = resolve_model("corpus:okay-nabu").with_inputs((InputSpec("x", (3, 40), "int8"),))
+    stand_in = for_model(audio, photos)
+    assert stand_in.kind == "synthetic" and len(stand_in.items) == len(photos.items)
+    assert "okay-nabu does not take an image" in capsys.readouterr().err
+    assert for_model(det, photos) is photos

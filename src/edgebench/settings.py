@@ -262,7 +262,7 @@ class GridSettings(_Settings):
     )
     dataset: DatasetSpec = setting(
         None,
-        "Accuracy and fidelity data: samples, imagenet:PATH, coco:PATH, folder:PATH, "
+        "Accuracy and fidelity data: samples, photos, imagenet:PATH, coco:PATH, folder:PATH, "
         "synthetic[:N].",
         flag="--dataset",
     )

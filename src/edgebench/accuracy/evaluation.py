@@ -54,8 +54,27 @@ class EvalSet:
             return [data[f"arr_{i}"] for i in range(len(data.files))]
 
 
+def takes_images(model: ModelSpec) -> bool:
+    """One input of three dimensions per sample: what image datasets can feed."""
+    return len(model.inputs) == 1 and len(model.inputs[0].shape) == 3
+
+
+def for_model(model: ModelSpec, dataset: Dataset) -> Dataset:
+    """`photos` are fidelity and calibration inputs for whichever models take images; a model
+    in the same grid that does not (audio, several inputs) gets random inputs instead, said."""
+    if dataset.kind != "photos" or takes_images(model):
+        return dataset
+    print(
+        f"note: {model.name} does not take an image; random inputs stand in for '{dataset.spec}'",
+        file=sys.stderr,
+    )
+    from edgebench.datasets.base import load_synthetic
+
+    return load_synthetic(f"synthetic:{len(dataset.items)}", str(len(dataset.items)))
+
+
 def _image_input(model: ModelSpec) -> tuple[int, int]:
-    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 3:
+    if not takes_images(model):
         raise DatasetError(
             f"{model.name} has inputs {[i.shape for i in model.inputs]}; image datasets need one "
             "image input (use --dataset synthetic for other models)"

@@ -1,5 +1,6 @@
 """Datasets for accuracy, fidelity and INT8 calibration: `imagenet:PATH`, `coco:PATH`,
-`folder:PATH`, `samples` and `synthetic`. Imports no framework (images are read with Pillow)."""
+`folder:PATH`, `samples`, `photos` and `synthetic`. Imports no framework (images are read with
+Pillow)."""
 
 from edgebench.datasets.base import (
     KINDS,
@@ -16,10 +17,10 @@ from edgebench.errors import UnknownName
 def parse_dataset(spec: str) -> Dataset:
     """A dataset from `KIND[:PATH]`; raises a one-line error for anything unusable."""
     kind, _, rest = spec.partition(":")
-    if kind == "samples":
-        from edgebench.datasets.samples import load_samples
+    if kind in ("samples", "photos"):
+        from edgebench.datasets.samples import load_photos, load_samples
 
-        return load_samples(spec)
+        return (load_samples if kind == "samples" else load_photos)(spec)
     loaders = {
         "imagenet": load_imagenet,
         "coco": load_coco,

@@ -12,7 +12,7 @@ from pathlib import Path
 from edgebench.errors import UsageError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
-KINDS = ("imagenet", "coco", "folder", "samples", "synthetic")
+KINDS = ("imagenet", "coco", "folder", "samples", "photos", "synthetic")
 
 
 class DatasetError(UsageError):

@@ -6,6 +6,10 @@ Preprocessing follows the model's metadata and is identical for every compiler:
 - `torch`: the same resize and crop, then /255 and ImageNet mean/std (torchvision);
 - `lite`: the same resize and crop, then (x - 127) / 128 (EfficientNet-Lite);
 - `ssd`: resize the whole image to the input size, scale to [-1, 1];
+- `unit`: resize the whole image to the input size, scale to [0, 1] (MediaPipe's landmark
+  and segmentation models);
+- `resize-torch`: resize the whole image to the input size, then /255 and ImageNet mean/std
+  (PaddleOCR's text detector);
 - `none`: resize to the input size, pixel values as they are.
 """
 
@@ -62,6 +66,10 @@ def preprocess(
         x = (resize_crop(img, height).astype(np.float32) - 127.0) / 128.0
     elif mode == "ssd":
         x = _resize(img, width, height).astype(np.float32) / 127.5 - 1.0
+    elif mode == "unit":
+        x = _resize(img, width, height).astype(np.float32) / 255.0
+    elif mode == "resize-torch":
+        x = (_resize(img, width, height).astype(np.float32) / 255.0 - _MEAN) / _STD
     elif mode == "none":
         x = _resize(img, width, height).astype(np.float32)
     else:

@@ -1,7 +1,11 @@
 """`samples`: real photographs that installed packages ship, labelled by hand with ImageNet-1k
 classes, for smoke runs and demos. ImageNet has no class for some subjects (a motorcycle, a
 person), so each photo lists the classes a person would accept; a prediction counts as right
-when it is any of them. Seven photos: figures from it are a sanity check, not a benchmark."""
+when it is any of them. Seven photos: figures from it are a sanity check, not a benchmark.
+
+`photos`: the same seven and three more (a person, a printed page, a street sign), unlabelled:
+real inputs for fidelity and INT8 calibration of any image model (faces, poses, text), where
+random tensors make an output that barely moves (a text detector's map is blank on noise)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,12 @@ SAMPLES: tuple[tuple[str, str, int, tuple[int, ...]], ...] = (
         (457, 834),
     ),  # uniform; bow tie, suit
 )
+# Unlabelled extras for `photos`: subjects the ImageNet samples lack.
+EXTRA_PHOTOS: tuple[tuple[str, str], ...] = (
+    ("skimage", "data/astronaut.png"),  # a person, face and upper body
+    ("skimage", "data/page.png"),  # a printed page of text
+    ("skimage", "data/text.png"),  # lettering on a sign
+)
 PACKAGES = {"skimage": "scikit-image", "sklearn": "scikit-learn", "matplotlib": "matplotlib"}
 
 
@@ -35,10 +45,12 @@ def _package_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def load_samples(spec: str) -> Dataset:
+def _shipped(
+    kind: str, entries: tuple[tuple[str, str, int | None, tuple[int, ...]], ...]
+) -> list[Item]:
     items = []
     missing = set()
-    for module, rel, label, also in SAMPLES:
+    for module, rel, label, also in entries:
         root = _package_dir(module)
         if root is None or not (root / rel).is_file():
             missing.add(PACKAGES[module])
@@ -46,7 +58,17 @@ def load_samples(spec: str) -> Dataset:
         items.append(Item(root / rel, label, also))
     if not items:
         raise DatasetError(
-            f"the samples set needs images from {', '.join(sorted(missing))}: "
+            f"the {kind} set needs images from {', '.join(sorted(missing))}: "
             f"pip install {' '.join(sorted(missing))}"
         )
-    return Dataset(spec, "samples", "classification", "imagenet1000", items)
+    return items
+
+
+def load_samples(spec: str) -> Dataset:
+    return Dataset(spec, "samples", "classification", "imagenet1000", _shipped("samples", SAMPLES))
+
+
+def load_photos(spec: str) -> Dataset:
+    extras = tuple((module, rel, None, ()) for module, rel in EXTRA_PHOTOS)
+    items = [Item(i.path) for i in _shipped("photos", SAMPLES + extras)]
+    return Dataset(spec, "photos", "none", "none", items)

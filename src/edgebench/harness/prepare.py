@@ -18,6 +18,7 @@ from edgebench.accuracy.evaluation import (
     EvalSet,
     build_eval_set,
     check_compatible,
+    for_model,
     load_outputs,
     score,
 )
@@ -109,11 +110,12 @@ def _prepare_data(settings: GridSettings, models: list[PreparedModel], workdir: 
         pm.calibration = CalibrationSource("random", s.calib_size)
         if calib is not None:
             check_compatible(pm.spec, calib)
-            cs = build_eval_set(pm.spec, calib, workdir, f"calib-{i}")
-            pm.calibration = CalibrationSource(calib.spec, cs.n, str(cs.path))
+            calib_used = for_model(pm.spec, calib)
+            cs = build_eval_set(pm.spec, calib_used, workdir, f"calib-{i}")
+            pm.calibration = CalibrationSource(calib_used.spec, cs.n, str(cs.path))
         if dataset is not None:
             check_compatible(pm.spec, dataset)
-            pm.eval_set = build_eval_set(pm.spec, dataset, workdir, f"eval-{i}")
+            pm.eval_set = build_eval_set(pm.spec, for_model(pm.spec, dataset), workdir, f"eval-{i}")
 
 
 def _own_shape(name: str, settings: GridSettings) -> str | None:

