@@ -52,9 +52,16 @@ def fidelity_verdict(cell: CellResult) -> str | None:
         return None if agree >= MIN_AGREEMENT else f"agreement {agree:.2f} < {MIN_AGREEMENT}"
     snr = fid.get("snr_db")
     floor = MIN_SNR_DB.get(cell.precision, MIN_SNR_DB_FLOAT)
-    if snr is None:  # identical outputs
+    if snr is None or snr >= floor:  # None: identical outputs
         return None
-    return None if snr >= floor else f"SNR {snr:.1f} dB < {floor:g} dB"
+    why = f"SNR {snr:.1f} dB < {floor:g} dB"
+    alone = (cell.artifact_info.get("int8") or {}).get("weights_alone_snr_db")
+    if isinstance(alone, (int, float)) and alone < floor:
+        why += (
+            f"; its weights alone rounded to int8 already give {alone:.1f} dB: the model, "
+            "not the quantizer, is int8-sensitive"
+        )
+    return why
 
 
 def square(cell: CellResult) -> Square:

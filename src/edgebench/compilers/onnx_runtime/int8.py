@@ -13,6 +13,12 @@ then refuses to load the quantized model, after the whole calibration); symbolic
 
 A graph that cannot be made into a loadable int8 model is refused in seconds with the
 quantizer's or ORT's own line, before the long calibration.
+
+Some models lose their accuracy to int8 whatever the quantizer does. To tell those from a
+quantizer's fault, the build also rounds the weights alone to the same grid (per channel or per
+tensor, 8 or 7 bits), keeps every activation in float, and stores how far that model's outputs
+are from the float model's on the calibration samples (`weights_alone_snr_db`): when that is
+already below the fidelity floor, no int8 activation scheme can bring the outputs back.
 """
 
 from __future__ import annotations
@@ -111,6 +117,69 @@ def _quantize(
     )
 
 
+# The weight input of each op ORT quantizes per channel, and its output-channel axis.
+_WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1, "MatMul": -1, "Gemm": 0}
+
+
+def _round_weights(model: Any, per_channel: bool, bits: int) -> int:
+    """Rounds, in place, the constant weights of Conv, ConvTranspose, MatMul and Gemm to a
+    symmetric grid of `bits` bits (QInt8 weights are symmetric in ORT); returns how many."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    qmax = 2 ** (bits - 1) - 1
+    done = 0
+    for node in model.graph.node:
+        if node.op_type not in _WEIGHT_AXIS or len(node.input) < 2:
+            continue
+        init = inits.get(node.input[1])
+        if init is None:
+            continue
+        w = numpy_helper.to_array(init)
+        if w.dtype != np.float32 or w.ndim < 2:
+            continue
+        axis = _WEIGHT_AXIS[node.op_type]
+        if node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute):
+            axis = 1
+        if per_channel:
+            moved = np.moveaxis(w, axis, 0)
+            peak = np.abs(moved.reshape(moved.shape[0], -1)).max(axis=1)
+            scale = np.moveaxis(peak.reshape(-1, *[1] * (w.ndim - 1)), 0, axis) / qmax
+        else:
+            scale = np.array(np.abs(w).max() / qmax)
+        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        rounded = (np.clip(np.round(w / scale), -qmax, qmax) * scale).astype(np.float32)
+        init.CopyFrom(numpy_helper.from_array(rounded, init.name))
+        done += 1
+    return done
+
+
+def weights_alone_snr_db(
+    source: Path, request: CompileRequest, names: list[str], per_channel: bool, bits: int
+) -> float | None:
+    """SNR in dB of the model with only its weights rounded to int8, against the float model,
+    on up to 8 calibration samples; None when no weight could be rounded or nothing changed."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(source))
+    if not _round_weights(model, per_channel, bits):
+        return None
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    providers = ["CPUExecutionProvider"]
+    exact = ort.InferenceSession(str(source), options, providers=providers)
+    rounded = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    signal = noise = 0.0
+    reader = CalibrationReader(request, names, limit=8)
+    while (feed := reader.get_next()) is not None:
+        for a, b in zip(exact.run(None, feed), rounded.run(None, feed), strict=True):
+            a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+            signal += float(np.sum(a64**2))
+            noise += float(np.sum((a64 - b64) ** 2))
+    return 10 * float(np.log10(signal / noise)) if signal > 0 and noise > 0 else None
+
+
 def _loads(path: Path) -> None:
     import onnxruntime as ort
 
@@ -154,12 +223,26 @@ def quantize(
     if not chosen:
         warnings.append(f"int8 per tensor: per channel did not load ({tried[0]})")
     _quantize(source, out, CalibrationReader(request, names), chosen, act, s7)
+    try:
+        alone = weights_alone_snr_db(source, request, names, chosen, 7 if s7 else 8)
+    except Exception as exc:  # noqa: BLE001 - a diagnosis only: the int8 model stands
+        alone = None
+        warnings.append(f"the weights-alone check did not run ({_line(exc)})")
+    from edgebench.report.coverage import MIN_SNR_DB
+
+    if alone is not None and alone < MIN_SNR_DB["int8"]:
+        warnings.append(
+            f"int8-sensitive model: its weights alone rounded to int8 give {alone:.1f} dB "
+            f"against fp32 (fidelity floor {MIN_SNR_DB['int8']:g} dB), before any activation "
+            "is quantized: expect the same from any int8 quantizer of this graph"
+        )
     shutil.rmtree(work, ignore_errors=True)
     info["int8"] = {
         "format": "QDQ",
         "per_channel": chosen,
         "activations": act,
         "weights": "s7" if s7 else "s8",
+        "weights_alone_snr_db": None if alone is None else round(alone, 1),
     }
     info["warnings"] = warnings
     return info
