@@ -90,3 +90,32 @@ def test_real_efficientnet_lite0_under_tflite(tmp_path: Path, shared_cache: Path
     assert rec["status"] == "ok" and rec["weights"] == "imagenet"
     assert rec["accuracy"]["top1"] >= 5 / 7 and rec["accuracy"]["top5"] >= 6 / 7
     assert 17 < rec["model_size_mb"] < 20  # 4.7 M float32 parameters
+
+
+def test_reference_outputs_are_cached_by_artifact_and_inputs(tmp_path: Path) -> None:
+    """The FP32 reference ran in every run (TensorFlow: about 14 s of a 15 s MobileNetV2 run on
+    2 cores). Its outputs are now cached like an artifact, keyed by the reference artifact and
+    the input tensors: a second run on the same inputs uses them, other inputs make new ones."""
+    import numpy as np
+
+    from edgebench.cache import ArtifactCache
+
+    cache = tmp_path / "cache"
+    args = ("--model", "mobilenet_v2_035_96", "--compiler", "tflite", "--weights", "random")
+    (first,) = _records(tmp_path, cache, *args, "--dataset", "synthetic:6")
+    entries = sorted((cache / "artifacts" / "reference_outputs").iterdir())
+    assert len(entries) == 1 and first["fidelity"]["snr_db"] > 60
+    # Swap the cached outputs for their negation, through the cache's own commit (so the entry
+    # is sound): a run that uses the cache must now disagree with its reference.
+    store = ArtifactCache(cache)
+    with np.load(entries[0] / "outputs.npz") as data:
+        flipped = {k: -data[k] for k in data.files}
+    scratch = store.begin("reference_outputs", entries[0].name)
+    np.savez(scratch / "outputs.npz", **flipped)  # type: ignore[arg-type]
+    shutil.rmtree(entries[0])
+    store.commit("reference_outputs", entries[0].name, scratch, "outputs.npz", {})
+    (second,) = _records(tmp_path, cache, *args, "--dataset", "synthetic:6")
+    assert second["fidelity"]["cosine"] < -0.99
+    (other,) = _records(tmp_path, cache, *args, "--dataset", "synthetic:5")
+    assert other["fidelity"]["snr_db"] > 60
+    assert len(list((cache / "artifacts" / "reference_outputs").iterdir())) == 2
