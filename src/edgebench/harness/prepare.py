@@ -28,6 +28,7 @@ from edgebench.accuracy.evaluation import (
 )
 from edgebench.cache import cache_key
 from edgebench.compilers import get_compiler
+from edgebench.compilers.base import Compiler
 from edgebench.conversion.routes import NoRoute, Plan
 from edgebench.datasets import parse_dataset
 from edgebench.errors import ModelLoadError, UsageError
@@ -252,22 +253,15 @@ def _reference(
     pm.reference_accuracy = score(pm.eval_set, pm.spec, pm.reference_outputs, pm.random_zoo_weights)
 
 
-__all__ = [
-    "PreparedModel",
-    "apply_input_shapes",
-    "model_notes",
-    "prepare_models",
-    "prepare_references",
-]
-
-
 # Reference outputs are cached like artifacts: the same reference artifact (or model file) on
 # the same inputs gives the same outputs, and running a framework for them (TensorFlow: about
 # 14 s on 2 cores for MobileNetV2) would otherwise come first in every run.
 REFERENCE_STAGE = "reference_outputs"
 
 
-def _reference_key(plan: Plan, compiler: Any, options: dict[str, Any], eval_set: EvalSet) -> str:
+def _reference_key(
+    plan: Plan, compiler: Compiler, options: dict[str, Any], eval_set: EvalSet
+) -> str:
     digest = hashlib.sha256()
     for array in eval_set.load():
         digest.update(f"{array.dtype}{array.shape}".encode())
@@ -287,3 +281,12 @@ def _keep_reference(builder: ArtifactBuilder, key: str, outputs: Path, name: str
     scratch = builder.cache.begin(REFERENCE_STAGE, key)
     shutil.copyfile(outputs, scratch / "outputs.npz")
     builder.cache.commit(REFERENCE_STAGE, key, scratch, "outputs.npz", {"reference": name})
+
+
+__all__ = [
+    "PreparedModel",
+    "apply_input_shapes",
+    "model_notes",
+    "prepare_models",
+    "prepare_references",
+]
