@@ -165,6 +165,8 @@ def test_photos_feed_a_corpus_model_the_way_its_project_does(
     photos = parse_dataset("photos")
     names = {i.path.name for i in photos.items}
     assert {"page.png", "astronaut.png", "coffee.png"} <= names and not photos.labelled
+    with pytest.raises(DatasetError, match="photos takes no path"):
+        parse_dataset("photos:junk")  # was taken silently, the path ignored
     det = resolve_model("corpus:ppocrv4-det").with_inputs((InputSpec("x", (3, 32, 48)),))
     assert det.preprocessing == "resize-torch" and det.layout == "NCHW"
     (images,) = build_eval_set(det, photos, tmp_path, "det").load()

@@ -150,6 +150,20 @@ def test_budget_and_drop_parsing() -> None:
             parse_drop(bad)
 
 
+@pytest.mark.onnxruntime
+def test_the_search_does_not_measure_the_default_int8_weights_twice() -> None:
+    """`ort_int8_weights=auto` (the default) is s7 on an x86 host without VNNI. tune also tried
+    `=s7`, the same artifact, and printed "s7 is significantly faster than onnxruntime int8
+    (Mann-Whitney p<1e-6)": a minute's drift on a shared host, read as a knob."""
+    from edgebench.compilers.onnx_runtime.int8 import host_lacks_vnni
+
+    ort = get_compiler("onnxruntime")
+    option = next(o for o in ort.declared_options if o.name == "ort_int8_weights")
+    values = ort.search_values(option, "int8")
+    assert values == (("s8",) if host_lacks_vnni() else ("s7",))
+    assert ort.search_values(option, "fp32") == ()
+
+
 def test_pareto_keeps_only_undominated_points() -> None:
     from edgebench.tune.search import Trial, TuneResult
 

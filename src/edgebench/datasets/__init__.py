@@ -5,6 +5,7 @@ Pillow)."""
 from edgebench.datasets.base import (
     KINDS,
     Dataset,
+    DatasetError,
     Item,
     load_coco,
     load_folder,
@@ -19,6 +20,9 @@ def parse_dataset(spec: str) -> Dataset:
     kind, _, rest = spec.partition(":")
     if kind in ("samples", "photos"):
         from edgebench.datasets.samples import load_photos, load_samples
+
+        if rest:
+            raise DatasetError(f"dataset '{spec}': {kind} takes no path (it is built in)")
 
         return (load_samples if kind == "samples" else load_photos)(spec)
     loaders = {

@@ -144,13 +144,20 @@ class OnnxRuntimeCompiler(Compiler):
     needs_static_batch = True
 
     def search_values(self, option: Option, precision: str) -> tuple[Any, ...]:
-        """Execution providers only where this onnxruntime build has them."""
+        """Execution providers only where this onnxruntime build has them; int8 weights but
+        the kind `auto` (the default) already picks on this host, which would be the default
+        cell measured twice (and its noise read as a difference)."""
         values = super().search_values(option, precision)
         if option.name == "ort_provider":
             import onnxruntime as ort
 
             have = ort.get_available_providers()
             values = tuple(v for v in values if PROVIDERS.get(str(v)) in have)
+        if option.name == "ort_int8_weights":
+            from edgebench.compilers.onnx_runtime.int8 import host_lacks_vnni
+
+            auto = "s7" if host_lacks_vnni() else "s8"
+            values = tuple(v for v in values if v != auto)
         return values
 
     def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
