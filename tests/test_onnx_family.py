@@ -487,6 +487,45 @@ def test_a_model_whose_weights_alone_lose_it_to_int8_is_named_so(tmp_path: Path)
     assert verdict is not None and "the model, not the quantizer" in verdict, verdict
 
 
+@pytest.mark.tvm
+def test_tvm_takes_a_graph_with_an_exporters_shape_arithmetic(tmp_path: Path) -> None:
+    """PaddleOCR's classifier computes a Reshape's shape (Shape, Cast, Slice, Cast, Concat),
+    which TVM's ONNX importer refused: "Reshape requires the input new shape to be Shape". The
+    graph is now cleaned up by onnxslim (shapes fixed, constants folded) and imported again."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+        helper.make_node("Shape", ["g"], ["s"]),
+        helper.make_node("Cast", ["s"], ["s32"], to=TensorProto.INT32),
+        helper.make_node("Slice", ["s32", "zero", "one"], ["n32"]),
+        helper.make_node("Cast", ["n32"], ["n"], to=TensorProto.INT64),
+        helper.make_node("Cast", ["minus1_32"], ["minus1"], to=TensorProto.INT64),
+        helper.make_node("Concat", ["n", "minus1"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["g", "shape"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "computed_reshape",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "w"),
+         numpy_helper.from_array(np.array([0], np.int64), "zero"),
+         numpy_helper.from_array(np.array([1], np.int64), "one"),
+         numpy_helper.from_array(np.array([-1], np.int32), "minus1_32")],
+    )  # fmt: skip
+    model = tmp_path / "paddle_reshape.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
+    cells = _run(tmp_path, tmp_path / "c", "--model", str(model), "--compiler", "tvm")
+    cell = cells["tvm", "fp32", 1]
+    assert cell["status"] == "ok", cell["error"]
+    cleanup = cell["artifact_info"]["onnx_cleanup"]
+    assert cleanup.startswith("onnxslim") and "Reshape requires the input new shape" in cleanup
+    assert cell["fidelity"]["snr_db"] > 60  # against ONNX Runtime on the file as it is
+
+
 def _nhwc_image_net(path: Path) -> Path:
     """A small image classifier taking NHWC images (as tf2onnx exports a TFLite or Keras model,
     the layout that makes onnx2tf check its output on sample images)."""

@@ -6,6 +6,11 @@ runs MetaSchedule tuning with a budget of N trials. Its database lives in the ar
 (`state/tvm/`, one per target), so a later build of the same operators starts from the best
 schedules found so far and applies the best of every run. Tuning needs xgboost, and
 apache-tvm-ffi 0.1.14 (0.1.15 crashes while tuning).
+
+Exporters write shape arithmetic into graphs (PaddlePaddle: Shape, Cast, Slice, Concat into a
+Reshape) that TVM's ONNX importer refuses ("Reshape requires the input new shape to be Shape").
+A graph the importer refuses is imported again after onnxslim has fixed its input shapes and
+folded such constants; the artifact's info says so (`onnx_cleanup`).
 """
 
 from __future__ import annotations
@@ -93,9 +98,12 @@ def device_target(device: dict[str, Any]) -> tuple[Any, str | None]:
     return tvm.target.Target(target), compiler
 
 
-def relax_module(source: Path, model: ModelSpec, batch: int) -> Any:
+def relax_module(
+    source: Path, model: ModelSpec, batch: int, info: dict[str, Any] | None = None
+) -> Any:
     """The Relax module of an ONNX file, with every input's shape made static for `batch`
-    (the explainer rebuilds the module the same way)."""
+    (the explainer rebuilds the module the same way); a graph the importer refuses is
+    cleaned up by onnxslim and imported again, which `info` records."""
     import onnx
     from tvm.relax.frontend.onnx import from_onnx
 
@@ -108,7 +116,38 @@ def relax_module(source: Path, model: ModelSpec, batch: int) -> Any:
         if not spec.is_static:
             raise UsageError(f"TVM needs a static shape for input '{spec.name}'")
         shapes[i.name] = [batch, *(d for d in spec.shape if d is not None)]
-    return from_onnx(onnx_model, shape_dict=shapes, keep_params_in_input=False)
+    try:
+        return from_onnx(onnx_model, shape_dict=shapes, keep_params_in_input=False)
+    except Exception as exc:  # noqa: BLE001 - TVM's importer raises its own error types
+        if importlib.util.find_spec("onnxslim") is None:
+            raise
+        refused = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][-1:] or [""]
+    slimmed = _slimmed(onnx_model, shapes)
+    module = from_onnx(slimmed, shape_dict=shapes, keep_params_in_input=False)
+    if info is not None:
+        from importlib.metadata import version
+
+        info["onnx_cleanup"] = (
+            f"onnxslim {version('onnxslim')}: {len(onnx_model.graph.node)} -> "
+            f"{len(slimmed.graph.node)} nodes, after TVM's importer refused the graph as "
+            f"exported ({refused[0][:160]})"
+        )
+    return module
+
+
+def _slimmed(onnx_model: Any, shapes: dict[str, list[int]]) -> Any:
+    """The graph with its inputs' shapes fixed and constant shape arithmetic folded."""
+    import onnxslim
+
+    fixed = type(onnx_model)()
+    fixed.CopyFrom(onnx_model)
+    for graph_input in fixed.graph.input:
+        if graph_input.name in shapes:
+            dims = graph_input.type.tensor_type.shape.dim
+            for dim, size in zip(dims, shapes[graph_input.name], strict=False):
+                dim.Clear()
+                dim.dim_value = size
+    return onnxslim.slim(fixed)
 
 
 class VMRuntime(Runtime):
@@ -142,7 +181,7 @@ class TVMCompiler(Compiler):
     requires = ("tvm", "onnx")
     runtime_modules = ("tvm",)
     device_packages = ("apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post0")
-    packages = ("apache-tvm", "apache-tvm-ffi", "onnx")
+    packages = ("apache-tvm", "apache-tvm-ffi", "onnx", "onnxslim")
     declared_options = (
         Option(
             "tvm_tune_trials",
@@ -189,7 +228,8 @@ class TVMCompiler(Compiler):
         if trials and importlib.util.find_spec("xgboost") is None:
             raise BackendUnavailable("TVM tuning needs xgboost (pip install 'edgebench[tvm]')")
         batch = request.batch_size or 1
-        mod = relax_module(request.source, request.model, batch)
+        info: dict[str, Any] = {}
+        mod = relax_module(request.source, request.model, batch, info)
         cross = None
         target = llvm_target()
         if request.device is not None:  # a remote device: its triple, linked by its gcc
@@ -199,7 +239,7 @@ class TVMCompiler(Compiler):
                     "remote device's build is untuned (tune on the device itself)"
                 )
             target, cross = device_target(request.device)
-        info: dict[str, Any] = {"target": str(target), "tune_trials": trials, "batch": batch}
+        info.update({"target": str(target), "tune_trials": trials, "batch": batch})
         if trials > 0:
             state = request.state_dir or request.out_dir
             work_dir = state / re.sub(r"[^\w.-]+", "_", f"tuning-{target.attrs['mcpu']}-"
