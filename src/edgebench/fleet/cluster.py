@@ -89,7 +89,10 @@ def local_cluster(n_workers: int, devices: list[str], tls: TlsFiles | None = Non
                 "host": LOOPBACK,
                 "protocol": protocol,
                 "security": security,
-                "silence_logs": logging.WARNING,
+                # Worker processes share the user's terminal. At the end of a run, or on
+                # SIGTERM, a worker's heartbeat can meet the closing scheduler and log an ERROR
+                # with a traceback: not the user's to read. Cells report their own failures.
+                "silence_logs": logging.CRITICAL,
                 "death_timeout": 30,  # an orphan (its client killed) stops by itself
             },
         }
