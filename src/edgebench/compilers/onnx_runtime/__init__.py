@@ -154,10 +154,9 @@ class OnnxRuntimeCompiler(Compiler):
             have = ort.get_available_providers()
             values = tuple(v for v in values if PROVIDERS.get(str(v)) in have)
         if option.name == "ort_int8_weights":
-            from edgebench.compilers.onnx_runtime.int8 import host_lacks_vnni
+            from edgebench.compilers.onnx_runtime.int8 import auto_weights
 
-            auto = "s7" if host_lacks_vnni() else "s8"
-            values = tuple(v for v in values if v != auto)
+            values = tuple(v for v in values if v != auto_weights())
         return values
 
     def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:

@@ -100,6 +100,11 @@ def host_lacks_vnni() -> bool:
     return not any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
+def auto_weights() -> str:
+    """What `ort_int8_weights=auto` means on this host: s7 where it lacks VNNI, else s8."""
+    return "s7" if host_lacks_vnni() else "s8"
+
+
 def _quantize(
     source: Path, out: Path, reader: CalibrationReader, per_channel: bool, act: str, s7: bool
 ) -> None:
@@ -193,7 +198,7 @@ def quantize(
     `weights`: s8, s7, or auto (s7 on an x86 host without VNNI)."""
     from edgebench.compilers.onnx_runtime import input_names
 
-    s7 = weights == "s7" or (weights == "auto" and host_lacks_vnni())
+    s7 = (auto_weights() if weights == "auto" else weights) == "s7"
 
     info: dict[str, Any] = {}
     warnings: list[str] = []
@@ -248,4 +253,4 @@ def quantize(
     return info
 
 
-__all__ = ["CalibrationReader", "host_lacks_vnni", "prepare", "quantize"]
+__all__ = ["CalibrationReader", "auto_weights", "host_lacks_vnni", "prepare", "quantize"]
