@@ -189,3 +189,103 @@ def test_a_users_torch_export_program_runs_on_torch_and_executorch(tmp_path: Pat
                 cwd=tmp_path, env=cli_env(tmp_path / "cache"))  # fmt: skip
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith(f"error: {bad}: cannot read as torch"), r.stderr
+
+
+def _paddle_style_onnx(path: Path) -> Path:
+    """A small classifier as PaddlePaddle's exporter writes one (opset 11, its weights also
+    listed as graph inputs, a Reshape to [0, -1]): onnx2torch turns its Reshape into a module
+    that reads the target shape from a tensor, which torch.export cannot trace."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    weights = {
+        "w": rng.normal(size=(8, 3, 3, 3)).astype(np.float32),
+        "fc": rng.normal(size=(8, 5)).astype(np.float32),
+        "shape": np.array([0, -1], np.int64),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["h"]),
+        helper.make_node("GlobalAveragePool", ["h"], ["g"]),
+        helper.make_node("Reshape", ["g", "shape"], ["f"]),
+        helper.make_node("MatMul", ["f", "fc"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["y"], axis=1),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])]
+    inputs += [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+               for n, a in weights.items()]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "paddle_style", inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
+        [numpy_helper.from_array(a, n) for n, a in weights.items()],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 6
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.torch
+@pytest.mark.executorch
+@pytest.mark.onnxruntime
+def test_an_onnx_model_runs_on_torch_and_executorch_through_onnx2torch(tmp_path: Path) -> None:
+    """There was no route from ONNX to the PyTorch family ("no conversion route from onnx to
+    torch"): onnx2torch now converts the graph, after onnxslim, into a torch.export program
+    per batch size, checked against ONNX Runtime on the file as it is."""
+    model = _paddle_style_onnx(tmp_path / "paddle_style.onnx")
+    by = _run(
+        tmp_path, tmp_path / "cache", "--model", str(model), "--compiler", "torch,executorch",
+        "--option", "torch_compile=none",
+    )  # fmt: skip
+    assert len(by) == 2
+    for (compiler, _, batch), cell in by.items():
+        assert cell["status"] == "ok", (compiler, batch, cell["error"])
+        assert cell["outputs"][0]["shape"] == [batch, 5]
+        assert cell["fidelity"]["reference"] == "onnxruntime fp32"
+        assert cell["fidelity"]["snr_db"] > 60, (compiler, cell["fidelity"])
+        assert [s["step"] for s in cell["convert_steps"]] == ["onnx_to_torch", f"{compiler}:fp32"]
+        assert cell["artifact_info"]["torch_route"].startswith("onnx2torch")
+        assert cell["artifact_info"]["onnx_cleanup"].startswith("onnxslim")
+
+
+@pytest.mark.torch
+def test_a_torchscript_program_is_a_model_file_like_any_other(tmp_path: Path) -> None:
+    """A TorchScript `.pt` was refused as an unknown format. It now converts to a
+    torch.export program (frozen, then torch's TorchScript converter) once its input sizes are
+    given; without them, and for a `.pt` that is not TorchScript, one line each."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, image: torch.Tensor) -> torch.Tensor:
+            y = torch.relu(self.conv(image))
+            return y.reshape(y.shape[0], -1).softmax(dim=1)
+
+    torch.manual_seed(0)
+    torch.jit.save(torch.jit.script(Net().eval()), str(tmp_path / "net.pt"))
+    cache = tmp_path / "cache"
+    by = _run(
+        tmp_path, cache, "--model", "net.pt", "--input-shape", "3,8,8", "--compiler", "torch",
+        "--option", "torch_compile=none", "--batch", "1,3",
+    )  # fmt: skip
+    for batch in (1, 3):
+        cell = by["torch", "fp32", batch]
+        assert cell["status"] == "ok", cell["error"]
+        assert cell["outputs"][0]["shape"] == [batch, 256]
+        assert [s["step"] for s in cell["convert_steps"]] == ["torchscript_to_torch", "torch:fp32"]
+    # A program with static shapes per batch size.
+    assert by["torch", "fp32", 1]["artifact_path"] != by["torch", "fp32", 3]["artifact_path"]
+    r = run_cli("run", "--model", "net.pt", "--compiler", "torch", "--db", "r.db",
+                cwd=tmp_path, env=cli_env(cache))  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "does not record its input sizes" in r.stderr and "(inputs: image)" in r.stderr
+    torch.save(Net().state_dict(), str(tmp_path / "weights.pt"))
+    r = run_cli("run", "--model", "weights.pt", "--input-shape", "3,8,8", "--compiler", "torch",
+                "--db", "r.db", cwd=tmp_path, env=cli_env(cache))  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not a TorchScript program" in r.stderr and ".pt2" in r.stderr, r.stderr

@@ -205,7 +205,7 @@ class GridSettings(_Settings):
 
     name: str | None = setting(None, "The grid's name (suites).", flag=None)
     models: list[ModelName] = setting(
-        help="Zoo names, corpus:NAME, or model files (.keras, .tflite, .onnx, .pt2, a "
+        help="Zoo names, corpus:NAME, or model files (.keras, .tflite, .onnx, .pt2, .pt, a "
         "SavedModel folder), comma separated.",
         flag="--model",
         short="-m",

@@ -34,6 +34,9 @@ REFERENCE_COMPILER = {
     "tflite": "tflite",
     "onnx": "onnxruntime",
     "torch": "torch",
+    # The program converted from it, run eagerly: the conversion itself checks that program
+    # against the TorchScript module (conversion/torch_steps.py).
+    "torchscript": "torch",
 }
 # The reference runs the framework as it is: PyTorch eager, not torch.compile.
 REFERENCE_OPTIONS: dict[str, dict[str, str]] = {"torch": {"torch_compile": "none"}}

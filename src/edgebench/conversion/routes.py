@@ -50,6 +50,9 @@ class Converter:
     # True where the step builds the network anew (a PyTorch twin of a Keras model): random
     # weights then differ from the reference's, and outputs cannot be compared with it.
     rebuilds_network: bool = False
+    # True where the step writes a program for one batch size (static shapes): it is built,
+    # and cached, per batch size of the cell.
+    per_batch: bool = False
 
     def applies_to(self, model: ModelSpec | None) -> bool:
         return self.model_attr is None or bool(model and getattr(model, self.model_attr, None))
@@ -61,12 +64,14 @@ class Converter:
         model: ModelSpec,
         weights: ResolvedWeights,
         batch: int | None,
-    ) -> str:
+    ) -> tuple[str, dict[str, Any]]:
+        """The converted model's file or folder name, and what the step reports about it
+        (a function may return the name alone, or the name and that info)."""
         module, _, func = self.function.partition(":")
-        result: str = getattr(importlib.import_module(module), func)(
+        result: str | tuple[str, dict[str, Any]] = getattr(importlib.import_module(module), func)(
             source, out_dir, model, weights, batch
         )
-        return result
+        return (result, {}) if isinstance(result, str) else result
 
 
 CONVERTERS: list[Converter] = [
@@ -119,6 +124,22 @@ CONVERTERS: list[Converter] = [
         batch_dependent=True,
     ),
     Converter(
+        "onnx_to_torch",
+        "onnx",
+        "torch",
+        "edgebench.conversion.torch_steps:onnx_to_torch",
+        ("torch", "onnx2torch", "onnxslim", "onnx"),
+        per_batch=True,
+    ),
+    Converter(
+        "torchscript_to_torch",
+        "torchscript",
+        "torch",
+        "edgebench.conversion.torch_steps:torchscript_to_torch",
+        ("torch",),
+        per_batch=True,
+    ),
+    Converter(
         "tflite_to_onnx",
         "tflite",
         "onnx",
@@ -156,6 +177,7 @@ class PlannedStep:
     key: str
     converter: Converter | None = None  # None for the compiler's own step
     output_format: str = ""
+    batch: int | None = None  # the batch a per-batch converter builds for
 
 
 @dataclass(frozen=True)
@@ -388,16 +410,17 @@ def plan(
     steps: list[PlannedStep] = []
     prev = skey
     for conv in path:
+        step_batch = batch_size if conv.per_batch else None
         key = cache_key(
             {
                 "prev": prev,
                 "step": conv.name,
                 "versions": package_versions(conv.packages),
-                "batch": batch if conv.batch_dependent else None,
+                "batch": step_batch or (batch if conv.batch_dependent else None),
                 "code": _code_digest(conv.function),  # a fixed converter rebuilds
             }
         )
-        steps.append(PlannedStep(conv.name, conv.name, key, conv, conv.dst))
+        steps.append(PlannedStep(conv.name, conv.name, key, conv, conv.dst, step_batch))
         prev = key
     key = cache_key(
         {

@@ -33,6 +33,11 @@ def explanation_lines(cell: CellResult) -> list[str]:
         return [*lines, f"  not explained: {cell.status}: {cell.error}"]
     if "error" in ex:
         return [*lines, f"  {ex['error']}"]
+    if cell.convert_steps:  # the route: each converter, then the compiler's own step
+        lines.append(f"  route       {' -> '.join(s['step'] for s in cell.convert_steps)}")
+    for key, label in (("torch_route", "via"), ("onnx_cleanup", "cleanup")):
+        if cell.artifact_info.get(key):
+            lines.append(f"  {label:<11} {cell.artifact_info[key]}")
     before, after = ex.get("before"), ex.get("after")
     lines.append(f"  graph       {_graph(before)} -> {_graph(after)}")
     if ex.get("before_error"):

@@ -37,8 +37,11 @@ def convert(job: ConvertJob) -> BuiltArtifact:
             t = time.perf_counter()
             try:
                 if step.converter is not None:
-                    name = step.converter.run(source, scratch, plan.model, plan.weights, plan.batch)
-                    meta: dict[str, Any] = {"step": step.name}
+                    batch = step.batch if step.batch is not None else plan.batch
+                    name, info = step.converter.run(
+                        source, scratch, plan.model, plan.weights, batch
+                    )
+                    meta: dict[str, Any] = {"step": step.name, "info": info}
                 else:
                     request = CompileRequest(
                         model=plan.model,

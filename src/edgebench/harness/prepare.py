@@ -148,6 +148,12 @@ def _inspect(
     spec = spec.with_inputs(found.inputs)
     if input_shape:
         return apply_input_shapes(spec, input_shape)
+    if spec.source_format == "torchscript":
+        names = ", ".join(inp.name for inp in spec.inputs)
+        raise UsageError(
+            f"{spec.path}: a TorchScript program does not record its input sizes; give each "
+            f"input's per-sample shape with --input-shape (inputs: {names})"
+        )
     for inp in spec.inputs:
         if not inp.is_static:
             shown = "x".join("?" if d is None else str(d) for d in inp.shape)

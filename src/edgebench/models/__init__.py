@@ -21,8 +21,15 @@ __all__ = [
     "source_format_of",
 ]
 
-# .pt2: a torch.export program (`torch.export.save`), what the PyTorch-family compilers take.
-_SUFFIX_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx", ".pt2": "torch"}
+# .pt2: a torch.export program (`torch.export.save`), what the PyTorch-family compilers take;
+# .pt: a TorchScript program (`torch.jit.save`), converted to one.
+_SUFFIX_FORMATS = {
+    ".keras": "keras",
+    ".tflite": "tflite",
+    ".onnx": "onnx",
+    ".pt2": "torch",
+    ".pt": "torchscript",
+}
 
 
 def source_format_of(path: Path) -> str:

@@ -30,6 +30,8 @@ def inspect_inputs(path: Path, fmt: str) -> list[dict[str, Any]]:
             return _onnx_inputs(path)
         if fmt == "torch":
             return _torch_inputs(path)
+        if fmt == "torchscript":
+            return _torchscript_inputs(path)
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -110,3 +112,20 @@ def _torch_inputs(path: Path) -> list[dict[str, Any]]:
         shape = [d if isinstance(d, int) else None for d in value.shape[1:]]
         out.append({"name": str(name), "shape": shape, "dtype": str(value.dtype).split(".")[-1]})
     return out
+
+
+def _torchscript_inputs(path: Path) -> list[dict[str, Any]]:
+    """A TorchScript program's inputs, by name: TorchScript records no sizes, so every shape
+    is unknown (empty) until --input-shape gives it; float32 is assumed."""
+    import torch
+
+    try:
+        program = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - torch.jit.load raises RuntimeError for most things
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"{path}: not a TorchScript program ({first[:160]}); a checkpoint or a pickled "
+            "module needs its Python code: export it with torch.export.save as .pt2"
+        ) from exc
+    arguments = program.forward.schema.arguments[1:]  # the first is the module itself
+    return [{"name": a.name, "shape": [], "dtype": "float32"} for a in arguments]

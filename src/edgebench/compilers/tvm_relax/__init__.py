@@ -36,6 +36,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.options import Option
+from edgebench.conversion.onnx_cleanup import cleanup_note, slimmed, static_shapes
 from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
 
@@ -108,46 +109,22 @@ def relax_module(
     from tvm.relax.frontend.onnx import from_onnx
 
     onnx_model = onnx.load(str(source))
-    weights = {init.name for init in onnx_model.graph.initializer}
-    inputs = [i for i in onnx_model.graph.input if i.name not in weights]
-    # Every per-sample size comes from the model spec (with --input-shape for dynamic ones).
-    shapes: dict[str, list[int]] = {}
-    for i, spec in zip(inputs, model.inputs, strict=True):
-        if not spec.is_static:
-            raise UsageError(f"TVM needs a static shape for input '{spec.name}'")
-        shapes[i.name] = [batch, *(d for d in spec.shape if d is not None)]
+    shapes = static_shapes(onnx_model, model, batch, "TVM")
     try:
         return from_onnx(onnx_model, shape_dict=shapes, keep_params_in_input=False)
     except Exception as exc:  # noqa: BLE001 - TVM's importer raises its own error types
         if importlib.util.find_spec("onnxslim") is None:
             raise
         refused = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][-1:] or [""]
-    slimmed = _slimmed(onnx_model, shapes)
-    module = from_onnx(slimmed, shape_dict=shapes, keep_params_in_input=False)
+    clean = slimmed(onnx_model, shapes)
+    module = from_onnx(clean, shape_dict=shapes, keep_params_in_input=False)
     if info is not None:
-        from importlib.metadata import version
-
-        info["onnx_cleanup"] = (
-            f"onnxslim {version('onnxslim')}: {len(onnx_model.graph.node)} -> "
-            f"{len(slimmed.graph.node)} nodes, after TVM's importer refused the graph as "
-            f"exported ({refused[0][:160]})"
+        info["onnx_cleanup"] = cleanup_note(
+            onnx_model,
+            clean,
+            f"after TVM's importer refused the graph as exported ({refused[0][:160]})",
         )
     return module
-
-
-def _slimmed(onnx_model: Any, shapes: dict[str, list[int]]) -> Any:
-    """The graph with its inputs' shapes fixed and constant shape arithmetic folded."""
-    import onnxslim
-
-    fixed = type(onnx_model)()
-    fixed.CopyFrom(onnx_model)
-    for graph_input in fixed.graph.input:
-        if graph_input.name in shapes:
-            dims = graph_input.type.tensor_type.shape.dim
-            for dim, size in zip(dims, shapes[graph_input.name], strict=False):
-                dim.Clear()
-                dim.dim_value = size
-    return onnxslim.slim(fixed)
 
 
 class VMRuntime(Runtime):
