@@ -11,7 +11,7 @@ install: $(VENV)/.installed
 
 # The first install fetches about 4.6 GB (TensorFlow, PyTorch CPU, OpenVINO, TVM, ...): pip shows
 # its progress rather than sitting silent for minutes.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install --progress-bar on -e '.[all,test]'

@@ -543,3 +543,10 @@ def test_6_input_shape_that_contradicts_a_static_size_is_refused(tmp_path: Path)
     assert r.returncode == 2 and "contradicts input 'input' of mobilenet_v2_035_96" in (
         _error_line(r)
     )
+    # A misspelt input name was taken as the first input's shape, silently.
+    r = run_cli("run", "--model", "mobilenet_v2_035_96", "--compiler", "null", "--weights",
+                "random", "--input-shape", "imput=96,96,3", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 2 and (
+        "--input-shape names 'imput': mobilenet_v2_035_96 has no such input (its inputs: input)"
+        in _error_line(r)
+    )

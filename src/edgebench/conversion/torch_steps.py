@@ -133,10 +133,12 @@ def traced_program(module: Any, example: tuple[Any, ...], origin: str) -> Any:
         def retrace_as_exported_program(self, gm: Any, name_to_constant: Any) -> Any:
             return torch.export.export(gm, tuple(self.sample_args), strict=False)
 
-    step = "TorchScript trace"
+    sizes = ", ".join("x".join(map(str, x.shape)) for x in example)
+    step = f"a run on an input of {sizes}"
     try:
         with torch.no_grad():
             expected = module(*example)
+            step = "TorchScript trace"
             if not isinstance(module, torch.jit.ScriptModule):
                 module = torch.jit.trace(module, example, check_trace=False)
             step = "TorchScript freeze"
@@ -223,8 +225,13 @@ def _torchvision_ops_unavailable(reason: str) -> dict[str, Any]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+    """The line of an error that says what went wrong: the first, or the last of an error
+    from TorchScript's interpreter (its first line only says that one op failed)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    line = lines[-1] if "TorchScript interpreter" in lines[0] else lines[0]
+    return line[:300]
 
 
 def torchscript_to_torch(

@@ -175,6 +175,12 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
             f"--input-shape gives {len(shapes)} shapes; {spec.name} has {len(inputs)} inputs"
         )
     named = {name: shape for name, shape in shapes if name}
+    unknown = [name for name in named if name not in {inp.name for inp in inputs}]
+    if unknown:
+        raise UsageError(
+            f"--input-shape names {', '.join(map(repr, unknown))}: {spec.name} has no such "
+            f"input (its inputs: {', '.join(inp.name for inp in inputs)})"
+        )
     out = []
     for i, (inp, (_, shape)) in enumerate(zip(inputs, shapes, strict=True)):
         shape = named.get(inp.name, shape) if named else shapes[i][1]
