@@ -137,3 +137,34 @@ def test_latency_is_the_inference_alone_and_the_copies_are_io_ms(
         # throughput counts whole runs, copies included
         assert rec["throughput_ips"] < 1000 / lat["mean"]
     assert by["null"]["io_ms"] is None  # whole calls: nothing to split
+
+
+def test_a_converters_own_error_names_the_step_that_gave_up(tmp_path: Path) -> None:
+    """A corpus model's square read `conversion failed: IndexError: list index out of range`:
+    which of its route's converters failed (tf2onnx, here) was not said. A third-party
+    converter's error, and edgebench's own ConversionError, now carry the step's name; a
+    missing route or input size is said as it is."""
+    from edgebench.conversion.routes import Converter, NoRoute
+    from edgebench.errors import ConversionError
+    from edgebench.harness.convert import converted
+    from edgebench.models import resolve_model
+    from edgebench.models.weights import ResolvedWeights
+
+    model = resolve_model("mobilenet_v2_035_96")
+
+    def run(function: str, weights: ResolvedWeights) -> BaseException:
+        converter = Converter("tflite_to_onnx", "tflite", "onnx", function)
+        with pytest.raises((ConversionError, NoRoute)) as failure:
+            converted(converter.name, converter, None, tmp_path, model, weights, None)
+        return failure.value
+
+    # json.loads takes one argument: a converter function failing with its own error type.
+    error = run("json:loads", ResolvedWeights("random", None))
+    assert isinstance(error, ConversionError)
+    assert str(error).startswith("tflite_to_onnx: TypeError: "), error
+    # The twin refuses Keras weights before importing anything: a route, not a failure.
+    error = run(
+        "edgebench.conversion.torch_steps:materialize_torch_twin",
+        ResolvedWeights("imagenet", "/nowhere/weights.h5"),
+    )
+    assert isinstance(error, NoRoute) and str(error).startswith("the PyTorch twin of")

@@ -50,3 +50,28 @@ class UnsupportedPrecision(EdgebenchError):
 
 class ConversionError(EdgebenchError):
     """A compiler failed to convert or compile a model."""
+
+
+# Phrases that mark the line of a framework's error that says what went wrong, best first.
+_TELLING = (
+    "not supported",
+    "unsupported",
+    "no conversion rule",
+    "not a registered",
+    "not implemented",
+    "out of memory",
+    "error",
+)
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a failure: frameworks bury the useful line among context and C++ source
+    locations, so pick the line that says what went wrong."""
+    if isinstance(exc, EdgebenchError):
+        return str(exc)
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    useful = next(
+        (ln for phrase in _TELLING for ln in reversed(lines) if phrase in ln.lower()),
+        lines[0] if lines else "",
+    )
+    return f"{type(exc).__name__}: {useful[:400]}" if useful else type(exc).__name__

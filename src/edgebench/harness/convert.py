@@ -16,11 +16,13 @@ import numpy as np
 
 from edgebench.cache import ArtifactCache
 from edgebench.compilers import Calibration, CompileRequest, get_compiler
-from edgebench.conversion.routes import BuiltArtifact
+from edgebench.conversion.routes import BuiltArtifact, Converter
+from edgebench.errors import ConversionError, EdgebenchError, error_line
 from edgebench.harness.inputs import random_calibration
 from edgebench.harness.jobs import CalibrationSource, ConvertJob
 from edgebench.harness.measure import peak_rss_mb
 from edgebench.models import ModelSpec
+from edgebench.models.weights import ResolvedWeights
 
 
 def convert(job: ConvertJob) -> BuiltArtifact:
@@ -38,8 +40,8 @@ def convert(job: ConvertJob) -> BuiltArtifact:
             try:
                 if step.converter is not None:
                     batch = step.batch if step.batch is not None else plan.batch
-                    name, info = step.converter.run(
-                        source, scratch, plan.model, plan.weights, batch
+                    name, info = converted(
+                        step.name, step.converter, source, scratch, plan.model, plan.weights, batch
                     )
                     meta: dict[str, Any] = {"step": step.name, "info": info}
                 else:
@@ -68,6 +70,27 @@ def convert(job: ConvertJob) -> BuiltArtifact:
     return plan.describe(cache, built, peak_rss_mb())
 
 
+def converted(
+    step: str,
+    converter: Converter,
+    source: Path | None,
+    scratch: Path,
+    model: ModelSpec,
+    weights: ResolvedWeights,
+    batch: Any,
+) -> tuple[str, dict[str, Any]]:
+    """A converter step's output; its failure names the step, so a cell (and the coverage
+    matrix) says which converter of the route gave up (`tflite_to_onnx: IndexError: ...`)."""
+    try:
+        return converter.run(source, scratch, model, weights, batch)
+    except ConversionError as exc:
+        raise ConversionError(f"{step}: {exc}") from exc
+    except EdgebenchError:  # a missing route, tool or input size: said as it is
+        raise
+    except Exception as exc:  # noqa: BLE001 - a third-party converter's own error types
+        raise ConversionError(f"{step}: {error_line(exc)}") from exc
+
+
 def calibration(model: ModelSpec, source: CalibrationSource, seed: int) -> Calibration:
     """Real calibration samples from a prepared .npz, or random inputs (marked as such)."""
     if not source.path:
@@ -82,4 +105,4 @@ def calibration(model: ModelSpec, source: CalibrationSource, seed: int) -> Calib
     return Calibration(source.source, int(arrays[0].shape[0]), batches)
 
 
-__all__ = ["calibration", "convert"]
+__all__ = ["calibration", "convert", "converted"]

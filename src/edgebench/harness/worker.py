@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgebench.errors import EdgebenchError
+from edgebench.errors import error_line
 from edgebench.harness.jobs import (
     ConvertJob,
     ExplainJob,
@@ -100,31 +100,6 @@ STEPS: dict[str, tuple[type, Callable[[Any], Any]]] = {
 }
 
 
-# Phrases that mark the line of a framework's error that says what went wrong, best first.
-_TELLING = (
-    "not supported",
-    "unsupported",
-    "no conversion rule",
-    "not a registered",
-    "not implemented",
-    "out of memory",
-    "error",
-)
-
-
-def _error_line(exc: BaseException) -> str:
-    """One line for a failure: frameworks bury the useful line among context and C++ source
-    locations, so pick the line that says what went wrong."""
-    if isinstance(exc, EdgebenchError):
-        return str(exc)
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    useful = next(
-        (ln for phrase in _TELLING for ln in reversed(lines) if phrase in ln.lower()),
-        lines[0] if lines else "",
-    )
-    return f"{type(exc).__name__}: {useful[:400]}" if useful else type(exc).__name__
-
-
 def main(argv: list[str]) -> int:
     from edgebench.harness.process import watch_parent, watch_stdin
 
@@ -138,7 +113,7 @@ def main(argv: list[str]) -> int:
         code = 0
     except BaseException as exc:  # the parent needs one line for any failure
         traceback.print_exc()
-        result = encode(WorkerError(_error_line(exc), type(exc).__name__))
+        result = encode(WorkerError(error_line(exc), type(exc).__name__))
         code = 1
     Path(result_file).write_text(json.dumps(result))
     return code
