@@ -74,4 +74,8 @@ def error_line(exc: BaseException) -> str:
         (ln for phrase in _TELLING for ln in reversed(lines) if phrase in ln.lower()),
         lines[0] if lines else "",
     )
-    return f"{type(exc).__name__}: {useful[:400]}" if useful else type(exc).__name__
+    name = type(exc).__name__
+    if not useful:
+        return name
+    # TorchScript's interpreter ends its message with the op's own `RuntimeError: ...` line.
+    return useful[:400] if useful.startswith(f"{name}: ") else f"{name}: {useful[:400]}"

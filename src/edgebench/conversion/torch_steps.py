@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.conversion.routes import NoRoute
-from edgebench.errors import BackendUnavailable, ConversionError
+from edgebench.errors import BackendUnavailable, ConversionError, error_line
 from edgebench.models import ModelSpec
 from edgebench.models.weights import ResolvedWeights
 
@@ -59,16 +59,10 @@ def onnx_to_torch(
     try:
         module = convert(clean).eval()
     except Exception as exc:  # noqa: BLE001 - onnx2torch raises bare KeyError/NotImplementedError
-        raise ConversionError(f"onnx2torch: {_first_line(exc)}") from exc
+        raise ConversionError(f"onnx2torch: {error_line(exc)}") from exc
     dtypes = {i.name: i.type.tensor_type.elem_type for i in clean.graph.input}
-    example = tuple(
-        torch.from_numpy(
-            np.random.default_rng(0)
-            .random(shape)
-            .astype(onnx.helper.tensor_dtype_to_np_dtype(dtypes[name]))
-        )
-        for name, shape in shapes.items()
-    )
+    to_numpy = onnx.helper.tensor_dtype_to_np_dtype
+    example = _example_inputs([(shape, to_numpy(dtypes[name])) for name, shape in shapes.items()])
     program = traced_program(module, example, "onnx2torch")
     torch.export.save(program, str(out_dir / "model.pt2"))
     from importlib.metadata import version
@@ -112,6 +106,15 @@ def _prelu_slopes_per_channel(onnx_model: Any) -> int:
     return changed
 
 
+def _example_inputs(inputs: list[tuple[Any, Any]]) -> tuple[Any, ...]:
+    """Seeded inputs in [0, 1) of each (shape, dtype), as tensors: what a conversion traces
+    and checks its program with."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    return tuple(torch.from_numpy(rng.random(shape).astype(dtype)) for shape, dtype in inputs)
+
+
 def traced_program(module: Any, example: tuple[Any, ...], origin: str) -> Any:
     """A torch.export program of `module` (an nn.Module or a TorchScript module) with static
     shapes: TorchScript traces it with `example`, freezing folds its attributes and the values
@@ -149,7 +152,7 @@ def traced_program(module: Any, example: tuple[Any, ...], origin: str) -> Any:
     except ConversionError:
         raise
     except Exception as exc:  # noqa: BLE001 - each step has its own error types
-        raise ConversionError(f"{origin}: {step} failed: {_first_line(exc)}") from exc
+        raise ConversionError(f"{origin}: {step} failed: {error_line(exc)}") from exc
     flat_expected = expected if isinstance(expected, (list, tuple)) else [expected]
     flat_got = got if isinstance(got, (list, tuple)) else [got]
     for i, (a, b) in enumerate(zip(flat_expected, flat_got, strict=True)):
@@ -186,7 +189,7 @@ def _onnx2torch() -> Any:
     try:
         import torchvision  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - absent, or C++ ops that do not match torch
-        reason = _first_line(exc)
+        reason = error_line(exc)
         stand_ins = _torchvision_ops_unavailable(reason)
         sys.modules.update(stand_ins)
         try:
@@ -224,16 +227,6 @@ def _torchvision_ops_unavailable(reason: str) -> dict[str, Any]:
     return {"torchvision": package, "torchvision.ops": ops}
 
 
-def _first_line(exc: BaseException) -> str:
-    """The line of an error that says what went wrong: the first, or the last of an error
-    from TorchScript's interpreter (its first line only says that one op failed)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    if not lines:
-        return type(exc).__name__
-    line = lines[-1] if "TorchScript interpreter" in lines[0] else lines[0]
-    return line[:300]
-
-
 def torchscript_to_torch(
     source: Path | None, out_dir: Path, model: ModelSpec, weights: ResolvedWeights, batch: Any
 ) -> tuple[str, dict[str, Any]]:
@@ -245,11 +238,8 @@ def torchscript_to_torch(
     assert source is not None
     batch = batch or 1
     module = torch.jit.load(str(source), map_location="cpu")
-    rng = np.random.default_rng(0)
-    sizes = [(batch, *(d or 1 for d in spec.shape)) for spec in model.inputs]
-    example = tuple(
-        torch.from_numpy(rng.random(size).astype(spec.dtype))
-        for size, spec in zip(sizes, model.inputs, strict=True)
+    example = _example_inputs(
+        [((batch, *(d or 1 for d in spec.shape)), spec.dtype) for spec in model.inputs]
     )
     program = traced_program(module, example, "TorchScript")
     torch.export.save(program, str(out_dir / "model.pt2"))
