@@ -25,27 +25,22 @@ def _run(tmp_path: Path, cache: Path, *args: str) -> Cells:
 
 
 @pytest.mark.torch
-@pytest.mark.executorch
 @pytest.mark.tensorflow
-def test_torch_and_executorch_on_the_twin_with_random_weights(
-    tmp_path: Path, shared_cache: Path
-) -> None:
+def test_torch_on_the_twin_with_random_weights(tmp_path: Path, shared_cache: Path) -> None:
+    """torch keeps one program for every batch size. (ExecuTorch runs this twin in the explain
+    test; its one .pte per batch size is the mechanism TVM's test checks, compiles_per_batch.)"""
     by = _run(
         tmp_path, shared_cache, "--model", "mobilenet_v2_035_96", "--weights", "random",
-        "--compiler", "torch,executorch", "--precision", "fp32,bf16,fp16", "--batch", "1,2",
+        "--compiler", "torch", "--precision", "fp32,bf16,fp16", "--batch", "1,2",
         "--option", "torch_compile=none",
     )  # fmt: skip
-    for compiler in ("torch", "executorch"):
-        for batch in (1, 2):
-            rec = by[(compiler, "fp32", batch)]
-            assert rec["status"] == "ok", rec["error"]
-            assert rec["outputs"][0]["shape"] == [batch, 1000]
-            assert rec["latency_ms"]["p50"] > 0 and rec["model_size_mb"] > 1
-            # The twin's random weights are not the Keras model's: no comparison is made.
-            assert "built anew" in rec["fidelity"]["error"]
-    # ExecuTorch lowers for one input shape: one .pte per batch size; torch keeps one program.
-    et = [by[("executorch", "fp32", b)]["artifact_path"] for b in (1, 2)]
-    assert et[0] != et[1] and all(p.endswith(".pte") for p in et)
+    for batch in (1, 2):
+        rec = by[("torch", "fp32", batch)]
+        assert rec["status"] == "ok", rec["error"]
+        assert rec["outputs"][0]["shape"] == [batch, 1000]
+        assert rec["latency_ms"]["p50"] > 0 and rec["model_size_mb"] > 1
+        # The twin's random weights are not the Keras model's: no comparison is made.
+        assert "built anew" in rec["fidelity"]["error"]
     assert by[("torch", "fp32", 1)]["artifact_path"] == by[("torch", "fp32", 2)]["artifact_path"]
     # Refusals found only when the runtime loads are `unsupported` cells with the reason.
     fp16 = by[("torch", "fp16", 1)]
@@ -54,29 +49,27 @@ def test_torch_and_executorch_on_the_twin_with_random_weights(
     assert bf16["status"] in ("ok", "unsupported")
     if bf16["status"] == "unsupported":
         assert "bf16" in bf16["error"]
-    assert by[("executorch", "fp16", 1)]["status"] == "unsupported"
 
 
 @pytest.mark.torch
-@pytest.mark.executorch
 @pytest.mark.tensorflow
 @pytest.mark.accuracy
 def test_the_twin_with_torchvision_weights_agrees_with_the_keras_build(
     tmp_path: Path, shared_cache: Path
 ) -> None:
     """mobilenet_v2.tv_in1k: the same torchvision checkpoint in the Keras build (the reference)
-    and in the PyTorch twin, compiled by inductor and lowered to XNNPACK, on real photographs."""
+    and in the PyTorch twin, compiled by inductor, on real photographs. (ExecuTorch's lowering
+    is checked against its eager program on a user's .pt2 below: a full MobileNetV2 lowering
+    here would cost this suite most of a minute.)"""
     by = _run(
         tmp_path, shared_cache, "--model", "mobilenet_v2.tv_in1k",
-        "--compiler", "torch,executorch", "--batch", "1", "--dataset", "samples",
+        "--compiler", "torch", "--batch", "1", "--dataset", "samples",
     )  # fmt: skip
-    for compiler in ("torch", "executorch"):
-        rec = by[(compiler, "fp32", 1)]
-        assert rec["status"] == "ok", rec["error"]
-        assert rec["accuracy"]["top1"] == 1.0, rec["accuracy"]
-        fid = rec["fidelity"]
-        assert fid["top1_agreement"] == 1.0 and fid["snr_db"] > 40, fid
     compiled = by[("torch", "fp32", 1)]
+    assert compiled["status"] == "ok", compiled["error"]
+    assert compiled["accuracy"]["top1"] == 1.0, compiled["accuracy"]
+    fid = compiled["fidelity"]
+    assert fid["top1_agreement"] == 1.0 and fid["snr_db"] > 40, fid
     assert compiled["options"]["torch_compile"] == "default"
     # torch.compile's first-call compile is counted as conversion time, not load time.
     compile_s = compiled["runtime_metrics"]["compile_s"]
@@ -172,17 +165,19 @@ def test_a_users_torch_export_program_runs_on_torch_and_executorch(tmp_path: Pat
     torch.export.save(program, str(tmp_path / "net.pt2"))
     r = run_cli(
         "run", "--model", "net.pt2", "--compiler", "torch,executorch", "--option",
-        "torch_compile=none", "--batch", "4", "--min-duration", "0.1", "--json", "--db", "r.db",
-        cwd=tmp_path, env=cli_env(tmp_path / "cache"),
+        "torch_compile=none", "--precision", "fp32,fp16", "--batch", "4", "--min-duration",
+        "0.1", "--json", "--db", "r.db", cwd=tmp_path, env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
-    cells = json.loads(r.stdout)
-    assert len(cells) == 2
-    for cell in cells:  # batch 4 from the program's dynamic batch (exported at 2)
-        assert cell["status"] == "ok", (cell["compiler"], cell["error"])
+    by = {(c["compiler"], c["precision"]): c for c in json.loads(r.stdout)}
+    assert len(by) == 4
+    for compiler in ("torch", "executorch"):  # batch 4 from the dynamic batch (exported at 2)
+        cell = by[(compiler, "fp32")]
+        assert cell["status"] == "ok", (compiler, cell["error"])
         assert cell["outputs"][0]["shape"] == [4, 10]
         assert cell["fidelity"]["reference"] == "torch fp32"
         assert cell["fidelity"]["max_abs_diff"] < 1e-4  # the same program, eager or lowered
+        assert by[(compiler, "fp16")]["status"] == "unsupported"  # on a CPU
     bad = tmp_path / "broken.pt2"
     bad.write_bytes(b"PK\x03\x04 not a program")
     r = run_cli("run", "--model", str(bad), "--compiler", "torch", "--db", "r.db",
