@@ -33,11 +33,12 @@ lint: install
 	$(BIN)/mypy
 
 # Two pytest workers: most tests wait on a worker process (a conversion, a measurement, an
-# emulated board), so two keep a 2-core host about twice as busy as one.
+# emulated board), so two keep a 2-core host about twice as busy as one. Each takes whole
+# files, heaviest first (tests/conftest.py: FILE_SECONDS).
 TEST_WORKERS ?= 2
 
 test: install lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations 15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations 15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DB) $(REPORT)
