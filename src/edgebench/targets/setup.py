@@ -101,7 +101,13 @@ def setup_target(
             target.put(wheel, f"{remote}/{wheel.name}")
     on_progress(f"installing {', '.join(packages)} on {target.name}")
     quoted = " ".join(shlex.quote(p) for p in packages)
-    _run(target, f"{venv}/bin/pip install --no-index --find-links {remote} -q {quoted}", 3600)
+    # --no-compile: pip would byte-compile every module of every package, minutes on a small
+    # board (or under emulation); the agent's first import compiles the few it uses.
+    _run(
+        target,
+        f"{venv}/bin/pip install --no-index --no-compile --find-links {remote} -q {quoted}",
+        3600,
+    )
     target.use_python(f"{venv}/bin/python")
     after = target.info()
     size_kb = _run(target, f"du -sk {venv} | cut -f1", 120).strip() or "0"
