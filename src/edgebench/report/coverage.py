@@ -61,6 +61,11 @@ def fidelity_verdict(cell: CellResult) -> str | None:
             f"; its weights alone rounded to int8 already give {alone:.1f} dB: the model, "
             "not the quantizer, is int8-sensitive"
         )
+    elif isinstance(alone, (int, float)):
+        why += (
+            f"; its weights alone rounded to int8 give {alone:.1f} dB: the rest is lost to "
+            "the activations' 8-bit ranges"
+        )
     return why
 
 
