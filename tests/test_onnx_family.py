@@ -604,3 +604,105 @@ def test_without_onnx2tf_an_onnx_file_under_tflite_says_how_to_get_it(tmp_path: 
         "unavailable: onnx2tf is not installed in a venv of its own: `edgebench tools install "
         "onnx2tf` (2.6 GB), or set EDGEBENCH_ONNX2TF"
     )
+
+
+@pytest.mark.onnxruntime
+def test_names_tensorflow_refuses_are_replaced_before_onnx2tf(tmp_path: Path) -> None:
+    """tf2onnx keeps TFLite's fused names ('.../Relu6;.../FusedBatchNormV3;...'), and onnx2tf's
+    SavedModel export of MediaPipe's pose landmarker failed on them: "Generation of saved_model
+    failed because the OP name does not match the following pattern". onnx2tf now gets a graph
+    whose every inner name TensorFlow takes, computing the same outputs."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgebench.conversion.onnx_cleanup import TF_OP_NAME, tf_safe_names
+
+    fused = "model_1/re_lu_52/Relu6;batch_normalization_67"
+    rng = np.random.default_rng(3)
+    nodes = [
+        helper.make_node("Conv", ["x:0", "w;0"], [fused], name=fused, pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", [fused], ["model_1/re_lu_52/Relu6_batch_normalization_67"]),
+        helper.make_node("Add", ["model_1/re_lu_52/Relu6_batch_normalization_67", fused],
+                         ["_sum"], name="model_1/add;model_1/x"),
+        helper.make_node("Sigmoid", ["_sum"], ["y;out"]),
+    ]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "fused_names",
+        [helper.make_tensor_value_info("x:0", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y;out", TensorProto.FLOAT, [1, 4, 6, 6])],
+        [numpy_helper.from_array(rng.normal(size=(4, 2, 3, 3)).astype(np.float32), "w;0")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    before = onnx.load_from_string(model.SerializeToString())
+    # 4 names: the fused tensor and node name, the weight, the Add node's name and '_sum' (a
+    # leading '_'); the graph's input and output keep theirs, and '_1' avoids a name in use
+    assert tf_safe_names(model) == 4
+    onnx.checker.check_model(model)
+    inner = [n.name for n in model.graph.node] + [t.name for t in model.graph.initializer]
+    inner += [name for n in model.graph.node for name in (*n.input, *n.output)]
+    inner = [name for name in inner if name and name not in ("x:0", "y;out")]  # unnamed nodes
+    assert all(TF_OP_NAME.fullmatch(name) for name in inner), inner
+    assert model.graph.node[0].output[0] == "model_1/re_lu_52/Relu6_batch_normalization_67_1"
+    x = {"x:0": rng.random((1, 2, 6, 6), dtype=np.float32)}
+    outputs = [
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, x)
+        for m in (before, model)
+    ]
+    np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
+
+
+def test_onnx2tf_failures_read_as_its_reason_not_its_advice() -> None:
+    """onnx2tf colours its lines even into a pipe, and follows its reason with general advice:
+    a square read `onnx2tf: \\x1b[31mERROR:\\x1b[0m Please convert again with the -osd option`
+    (which fails the same way)."""
+    from edgebench.conversion.onnx_steps import onnx2tf_reason
+
+    red, plain = "\x1b[31m", "\x1b[0m"
+    own = "\n".join([
+        "W0000 00:00:1796192826.347727   29064 computation_placer.cc:177] already registered.",
+        f"{red}ERROR:{plain} Generation of saved_model failed because the OP name does not match",
+        f"{red}ERROR:{plain} model_1/model/re_lu_66/Relu6;model_1/model/batch_normalization_81",
+        f"{red}ERROR:{plain} Please convert again with the `-osd` or `--output_signaturedefs`",
+    ])  # fmt: skip
+    assert onnx2tf_reason(own) == (
+        "Generation of saved_model failed because the OP name does not match"
+    )
+    traceback = "\n".join([
+        f"{red}ERROR:{plain} The trace log is below.",
+        "Traceback (most recent call last):",
+        '  File "tensor_shape.py", line 208, in __init__',
+        '    raise ValueError("Dimension %d must be >= 0" % value)',
+        "ValueError: Dimension -1 must be >= 0",
+        f"{red}ERROR:{plain} input_onnx_file_path: ../cls.onnx",
+        f"{red}ERROR:{plain} Read this and deal with it. https://github.com/PINTO0309/onnx2tf",
+    ])  # fmt: skip
+    assert onnx2tf_reason(traceback) == "ValueError: Dimension -1 must be >= 0"
+    assert onnx2tf_reason("") == ""
+
+
+@pytest.mark.onnxruntime
+@pytest.mark.tflite
+@pytest.mark.skipif(_onnx2tf_missing(), reason="onnx2tf is not installed (edgebench tools install)")
+def test_paddleocrs_classifier_reaches_tflite_and_tensorflow(tmp_path: Path) -> None:
+    """onnx2tf gave up on all three PaddleOCR graphs of the corpus: `conversion failed:
+    onnx_to_savedmodel: onnx2tf: ValueError: Dimension -1 must be >= 0`. It now gets the graph
+    after onnxslim has fixed its shapes and folded its shape arithmetic."""
+    from edgebench.cache import default_cache_dir
+    from edgebench.models import corpus
+
+    try:
+        model = corpus.fetch(corpus.get("ppocr-cls"), default_cache_dir())
+    except corpus.CorpusUnavailable as exc:
+        pytest.skip(str(exc))
+    env = cli_env(tmp_path / "cache", EDGEBENCH_ONNX2TF=str(
+        default_cache_dir() / "tools" / "onnx2tf" / "bin" / "onnx2tf"))  # fmt: skip
+    r = run_cli("run", "--model", str(model), "--input-shape", "x=3,48,192", "--compiler",
+                "tflite,tensorflow", "--precision", "fp32", "--min-duration", "0.1", "--json",
+                "--db", "r.db", cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    for cell in json.loads(r.stdout):
+        assert cell["status"] == "ok", cell["error"]
+        assert cell["fidelity"]["reference"] == "onnxruntime fp32"
+        assert cell["fidelity"]["snr_db"] > 60, cell["fidelity"]  # the same network
+        assert "before onnx2tf" in cell["artifact_info"]["onnx_cleanup"]

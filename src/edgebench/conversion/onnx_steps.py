@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,31 +74,43 @@ ONNX2TF_SAMPLES = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 def onnx_to_savedmodel(
     source: Path | None, out_dir: Path, model: ModelSpec, weights: ResolvedWeights, batch: Any
-) -> str:
+) -> tuple[str, dict[str, Any]]:
     """An ONNX graph to a TensorFlow SavedModel through onnx2tf, run from its own venv
     (conversion/tools.py); TFLite's converter takes it from there, at every precision. Inputs
     keep their NCHW layout (`-k`), so every compiler is fed the same tensors; the sizes come
     from the model's inputs (dynamic ones from --input-shape), the batch from the plan (1
-    where it is free)."""
+    where it is free).
+
+    onnx2tf gets the graph cleaned up first: onnxslim fixes its input shapes and folds the
+    shape arithmetic (onnx2tf gave up on all three PaddleOCR graphs without it: 'Dimension -1
+    must be >= 0'), and names TensorFlow refuses for an op are replaced."""
     import shutil
     import subprocess
 
     import numpy as np
+    import onnx
 
     from edgebench.cache import default_cache_dir
+    from edgebench.conversion.onnx_cleanup import (
+        cleanup_note,
+        slimmed,
+        static_shapes,
+        tf_safe_names,
+    )
     from edgebench.conversion.tools import require
     from edgebench.errors import ConversionError
 
     assert source is not None
     program = require("onnx2tf", default_cache_dir())
-    shapes = [
-        f"{spec.name}:{','.join(str(d) for d in (batch or 1, *spec.shape))}"
-        for spec in model.inputs
-    ]
+    onnx_model = onnx.load(str(source))
+    static = static_shapes(onnx_model, model, batch or 1, "ONNX -> TensorFlow (onnx2tf)")
+    clean = slimmed(onnx_model, static)
+    renamed = tf_safe_names(clean)
+    shapes = [f"{name}:{','.join(map(str, shape))}" for name, shape in static.items()]
     work = out_dir / "onnx2tf"
     # onnx2tf writes its simplified graph over its input: it gets a copy, never the user's file.
     copy = out_dir / "input.onnx"
-    shutil.copyfile(source, copy)
+    onnx.save(clean, str(copy))
     cmd = [str(program), "-i", str(copy), "-o", str(work), "-n", "-ois", *shapes]
     cmd += ["-k", *(spec.name for spec in model.inputs)]
     # For image inputs onnx2tf checks its output on sample images that it downloads from
@@ -110,9 +123,8 @@ def onnx_to_savedmodel(
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=run_in)
     shutil.rmtree(run_in)
     if done.returncode != 0 or not (work / "saved_model.pb").is_file():
-        lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "error" in ln.lower()] or lines
-        raise ConversionError(f"onnx2tf: {errors[-1][:300] if errors else done.returncode}")
+        reason = onnx2tf_reason(done.stdout + done.stderr) or f"exit code {done.returncode}"
+        raise ConversionError(f"onnx2tf: {reason}")
     out = out_dir / "saved_model"
     out.mkdir()
     for part in ("saved_model.pb", "variables", "assets", "fingerprint.pb"):
@@ -120,4 +132,24 @@ def onnx_to_savedmodel(
             (work / part).rename(out / part)
     shutil.rmtree(work)  # onnx2tf's own .tflite files: edgebench builds its own
     copy.unlink()
-    return out.name
+    note = cleanup_note(onnx_model, clean, "before onnx2tf")
+    if renamed:
+        note += f"; {renamed} names TensorFlow refuses for an op replaced"
+    return out.name, {"onnx_cleanup": note}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_RAISED = re.compile(r"[A-Za-z_][\w.]*(Error|Exception): ")
+
+
+def onnx2tf_reason(output: str) -> str:
+    """The line of onnx2tf's output that says why it gave up: the exception a traceback ends
+    with, else onnx2tf's own first `ERROR:` line (the ones after it are its general advice), else
+    the last line; without the terminal colours onnx2tf writes even into a pipe."""
+    lines = [_ANSI.sub("", ln).strip() for ln in output.splitlines()]
+    lines = [ln for ln in lines if ln]
+    raised = [ln for ln in lines if _RAISED.match(ln)]
+    own = [ln.removeprefix("ERROR:").strip() for ln in lines if ln.startswith("ERROR:")]
+    own = [ln for ln in own if ln and ln != "The trace log is below."]
+    found = raised[-1] if raised else own[0] if own else lines[-1] if lines else ""
+    return found[:300]

@@ -120,7 +120,7 @@ CONVERTERS: list[Converter] = [
         "onnx",
         "savedmodel",
         "edgebench.conversion.onnx_steps:onnx_to_savedmodel",
-        ("onnx",),
+        ("onnx", "onnxslim"),
         batch_dependent=True,
     ),
     Converter(
