@@ -550,3 +550,29 @@ def test_6_input_shape_that_contradicts_a_static_size_is_refused(tmp_path: Path)
         "--input-shape names 'imput': mobilenet_v2_035_96 has no such input (its inputs: input)"
         in _error_line(r)
     )
+    # Of two inputs, only the dynamic one needs a shape by name: `frames=16,40` was refused
+    # with '--input-shape gives 1 shapes; two has 2 inputs', though edgebench suggests it.
+    inputs = [helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["N", "T", 40]),
+              helper.make_tensor_value_info("bias", TensorProto.FLOAT, ["N", 1, 40])]  # fmt: skip
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["frames", "bias"], ["y"])], "two", inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", "T", 40])],
+    )  # fmt: skip
+    two = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(two))
+    run = ("run", "--model", str(two), "--compiler", "onnxruntime", "--min-duration", "0.05",
+           "--no-fidelity", "--json", "--db", "r.db")  # fmt: skip
+    r = run_cli(*run, cwd=tmp_path, env=cli_env(tmp_path / "c"))
+    assert r.returncode == 2 and _error_line(r).endswith(
+        "input 'frames' has a dynamic shape (?x40); give its per-sample shape with "
+        "--input-shape, e.g. --input-shape frames=16,40"
+    )
+    r = run_cli(*run, "--input-shape", "frames=16,40", cwd=tmp_path, env=cli_env(tmp_path / "c"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "ok" and cell["outputs"][0]["shape"] == [1, 16, 40], cell
+    r = run_cli(*run, "--input-shape", "bias=1,40", cwd=tmp_path, env=cli_env(tmp_path / "c"))
+    assert r.returncode == 2 and _error_line(r) == (
+        "error: --input-shape gives no shape for input 'frames' of two, which is ?x40 per "
+        "sample; give it too, e.g. frames=16,40"
+    )

@@ -288,6 +288,7 @@ def test_a_users_onnx_file_on_every_onnx_compiler(tmp_path: Path, shared_cache: 
     r = run_cli("run", "--model", str(dynamic), "--compiler", "onnxruntime", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "input 'x' has a dynamic shape (3x?x?)" in r.stderr
+    assert r.stderr.rstrip().endswith("e.g. --input-shape 3,224,224")  # its own layout: NCHW
     # With the shape given, the same file runs, on OpenVINO too (reshaped to static at load).
     shaped = _run(
         tmp_path, shared_cache, "--model", str(dynamic), "--compiler", "onnxruntime,openvino",

@@ -158,10 +158,20 @@ def _inspect(
         if not inp.is_static:
             shown = "x".join("?" if d is None else str(d) for d in inp.shape)
             raise UsageError(
-                f"{spec.path}: input '{inp.name}' has a dynamic shape ({shown}); "
-                "give its per-sample shape with --input-shape, e.g. --input-shape 224,224,3"
+                f"{spec.path}: input '{inp.name}' has a dynamic shape ({shown}); give its "
+                f"per-sample shape with --input-shape, e.g. --input-shape "
+                f"{_example_shape(inp, len(spec.inputs) > 1)}"
             )
     return spec
+
+
+def _example_shape(inp: InputSpec, by_name: bool) -> str:
+    """An --input-shape for a dynamic input in its own layout: an NCHW image input (3x?x?)
+    was told 'e.g. 224,224,3', which its graph refuses."""
+    known = [d for d in inp.shape if d is not None]
+    image = len(inp.shape) == 3 and len(known) == 1 and known[0] in (1, 3, 4)
+    dims = ",".join(str(d if d is not None else 224 if image else 16) for d in inp.shape)
+    return f"{inp.name}={dims}" if by_name else dims
 
 
 def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
@@ -170,11 +180,13 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
     not take)."""
     shapes = parse_input_shapes(text)
     inputs = list(spec.inputs) or [InputSpec(name or "input", ()) for name, _ in shapes]
-    if len(shapes) != len(inputs):
+    named = {name: shape for name, shape in shapes if name}
+    # Shapes given by name need not cover the inputs whose sizes the model fixes.
+    by_name = len(named) == len(shapes) and bool(spec.inputs)
+    if len(shapes) != len(inputs) and not by_name:
         raise UsageError(
             f"--input-shape gives {len(shapes)} shapes; {spec.name} has {len(inputs)} inputs"
         )
-    named = {name: shape for name, shape in shapes if name}
     unknown = [name for name in named if name not in {inp.name for inp in inputs}]
     if unknown:
         raise UsageError(
@@ -182,8 +194,17 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
             f"input (its inputs: {', '.join(inp.name for inp in inputs)})"
         )
     out = []
-    for i, (inp, (_, shape)) in enumerate(zip(inputs, shapes, strict=True)):
-        shape = named.get(inp.name, shape) if named else shapes[i][1]
+    for i, inp in enumerate(inputs):
+        if by_name and inp.name not in named:
+            if not inp.is_static:
+                shown = "x".join("?" if d is None else str(d) for d in inp.shape)
+                raise UsageError(
+                    f"--input-shape gives no shape for input '{inp.name}' of {spec.name}, which "
+                    f"is {shown} per sample; give it too, e.g. {_example_shape(inp, True)}"
+                )
+            out.append(inp)
+            continue
+        shape = named.get(inp.name, shapes[i][1]) if named else shapes[i][1]
         _check_static(spec, inp, shape)
         out.append(InputSpec(inp.name, tuple(shape), inp.dtype, inp.value_range))
     return spec.with_inputs(tuple(out))
