@@ -461,6 +461,22 @@ def test_an_int8_fidelity_failure_says_whether_weights_or_activations_lost_it() 
     assert fidelity_verdict(nncf) == "SNR 5.9 dB < 10 dB"
 
 
+def test_a_model_file_under_its_own_runtime_is_not_failed_for_its_flat_outputs() -> None:
+    """The keyword spotter's .tflite under LiteRT fp32 is its own reference; its outputs do not
+    vary on random inputs, and its square read "fidelity: the FP32 reference's outputs do not
+    vary" though there was nothing for it to disagree with. Another compiler's square still
+    says so."""
+    from edgebench.accuracy.metrics import FLAT_REFERENCE
+    from edgebench.report.coverage import square
+
+    own = CellResult("r", "okay-nabu", "file:m.tflite", "tflite", "fp32", 1, 2, "ok")
+    own.fidelity = {"reference": "tflite fp32", "n": 10, "error": FLAT_REFERENCE}
+    assert square(own).passed
+    other = CellResult("r", "okay-nabu", "file:m.tflite", "onnxruntime", "fp32", 1, 2, "ok")
+    other.fidelity = {"reference": "tflite fp32", "n": 10, "error": FLAT_REFERENCE}
+    assert (square(other).stage, square(other).reason) == ("fidelity", FLAT_REFERENCE)
+
+
 def test_zoo_reports_have_no_coverage_matrix_and_devices_get_a_target_column() -> None:
     """`make bench`'s zoo models convert everywhere, and their random-weight int8 cells would
     all read as failed: the matrix is for model files. A run over devices names each row's."""
