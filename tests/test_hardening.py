@@ -576,3 +576,9 @@ def test_6_input_shape_that_contradicts_a_static_size_is_refused(tmp_path: Path)
         "error: --input-shape gives no shape for input 'frames' of two, which is ?x40 per "
         "sample; give it too, e.g. frames=16,40"
     )
+    # One name twice: its second shape was read as the other input's ('8x40 contradicts
+    # input 'bias''), and the first was dropped.
+    twice = "frames=16,40;frames=8,40"
+    r = run_cli(*run, "--input-shape", twice, cwd=tmp_path, env=cli_env(tmp_path / "c"))
+    assert r.returncode == 2
+    assert _error_line(r) == "error: --input-shape names 'frames' more than once"

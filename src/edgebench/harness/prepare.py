@@ -181,6 +181,9 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
     shapes = parse_input_shapes(text)
     inputs = list(spec.inputs) or [InputSpec(name or "input", ()) for name, _ in shapes]
     named = {name: shape for name, shape in shapes if name}
+    twice = sorted({name for name, _ in shapes if name and [n for n, _ in shapes].count(name) > 1})
+    if twice:
+        raise UsageError(f"--input-shape names {', '.join(map(repr, twice))} more than once")
     # Shapes given by name need not cover the inputs whose sizes the model fixes.
     by_name = len(named) == len(shapes) and bool(spec.inputs)
     if len(shapes) != len(inputs) and not by_name:
