@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,13 +157,17 @@ def _inspect(
         )
     for inp in spec.inputs:
         if not inp.is_static:
-            shown = "x".join("?" if d is None else str(d) for d in inp.shape)
             raise UsageError(
-                f"{spec.path}: input '{inp.name}' has a dynamic shape ({shown}); give its "
+                f"{spec.path}: input '{inp.name}' has a dynamic shape ({_shown(inp)}); give its "
                 f"per-sample shape with --input-shape, e.g. --input-shape "
                 f"{_example_shape(inp, len(spec.inputs) > 1)}"
             )
     return spec
+
+
+def _shown(inp: InputSpec) -> str:
+    """An input's per-sample shape as users write it, '?' for a dynamic size: 3x?x?."""
+    return "x".join("?" if d is None else str(d) for d in inp.shape)
 
 
 def _example_shape(inp: InputSpec, by_name: bool) -> str:
@@ -181,7 +186,8 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
     shapes = parse_input_shapes(text)
     inputs = list(spec.inputs) or [InputSpec(name or "input", ()) for name, _ in shapes]
     named = {name: shape for name, shape in shapes if name}
-    twice = sorted({name for name, _ in shapes if name and [n for n, _ in shapes].count(name) > 1})
+    counts = Counter(name for name, _ in shapes if name)
+    twice = sorted(name for name, n in counts.items() if n > 1)
     if twice:
         raise UsageError(f"--input-shape names {', '.join(map(repr, twice))} more than once")
     # Shapes given by name need not cover the inputs whose sizes the model fixes.
@@ -200,10 +206,9 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
     for i, inp in enumerate(inputs):
         if by_name and inp.name not in named:
             if not inp.is_static:
-                shown = "x".join("?" if d is None else str(d) for d in inp.shape)
                 raise UsageError(
                     f"--input-shape gives no shape for input '{inp.name}' of {spec.name}, which "
-                    f"is {shown} per sample; give it too, e.g. {_example_shape(inp, True)}"
+                    f"is {_shown(inp)} per sample; give it too, e.g. {_example_shape(inp, True)}"
                 )
             out.append(inp)
             continue
@@ -216,13 +221,12 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
 def _check_static(spec: ModelSpec, inp: InputSpec, shape: tuple[int, ...]) -> None:
     if not inp.shape:
         return  # nothing known about this input yet
-    shown = "x".join("?" if d is None else str(d) for d in inp.shape)
     if len(shape) != len(inp.shape) or any(
         d is not None and d != given for d, given in zip(inp.shape, shape, strict=False)
     ):
         raise UsageError(
             f"--input-shape {'x'.join(map(str, shape))} contradicts input '{inp.name}' of "
-            f"{spec.name}, which is {shown} per sample (only '?' sizes can be set)"
+            f"{spec.name}, which is {_shown(inp)} per sample (only '?' sizes can be set)"
         )
 
 
