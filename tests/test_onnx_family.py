@@ -464,8 +464,7 @@ def test_a_model_whose_weights_alone_lose_it_to_int8_is_named_so(tmp_path: Path)
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgebench.report.coverage import fidelity_verdict
-    from edgebench.results import CellResult
+    from edgebench.results import CellResult, fidelity_verdict
 
     w = np.array([[1000.0] * 4, [0.3, 0.2, -0.3, 0.1]], np.float32)  # per column: 1000, small
     graph = helper.make_graph(

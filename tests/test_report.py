@@ -440,7 +440,7 @@ def test_the_coverage_matrix_says_where_each_model_stopped() -> None:
 def test_an_int8_fidelity_failure_says_whether_weights_or_activations_lost_it() -> None:
     """PP-OCRv4's detector under ORT int8: 4.7 dB, while its weights alone rounded to int8
     keep 13.1 dB. The square said only "SNR 4.7 dB < 10 dB"; it now says where the loss is."""
-    from edgebench.report.coverage import fidelity_verdict
+    from edgebench.results import fidelity_verdict
 
     def cell(model: str, compiler: str) -> CellResult:
         return CellResult("r", model, "file:m.onnx", compiler, "int8", 1, 2, "ok")

@@ -92,3 +92,89 @@ def test_cli_modules_import_only_the_common_spine() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("edgebench.cli"):
                 assert node.module == "edgebench.cli.common", f"{path.name} imports {node.module}"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Which edgebench module imports which, from every import statement (in functions too,
+    where imports are deferred to keep start-up light; not those only type checkers read).
+    `from P import name` counts as importing the module P.name where that is a module. A
+    package's face and the modules inside that package (a compiler and its explainer) are
+    one unit: their imports of each other are the package's own affair."""
+    modules = dict(_modules())
+    packages = {".".join(p.relative_to(SRC.parent).parts[:-1]) for p in SRC.rglob("__init__.py")}
+
+    def internal(a: str, b: str) -> bool:
+        return (a in packages and b.startswith(a + ".")) or (
+            b in packages and a.startswith(b + ".")
+        )
+
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+
+    def typing_only(node: ast.If) -> bool:
+        return "TYPE_CHECKING" in ast.unparse(node.test)
+
+    for name, tree in modules.items():
+        stack: list[ast.AST] = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.If) and typing_only(node):
+                stack.extend(node.orelse)
+                continue
+            stack.extend(ast.iter_child_nodes(node))
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [
+                    f"{node.module}.{a.name}"
+                    if f"{node.module}.{a.name}" in modules
+                    else node.module
+                    for a in node.names
+                ]
+            graph[name] |= {
+                t for t in targets if t in modules and t != name and not internal(name, t)
+            }
+    return graph
+
+
+def _loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    loops: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                loops.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return loops
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    """No import loop: a lower module importing a higher one (the cache importing the harness
+    for `pid_alive`, the accuracy code importing the harness for its inputs) tied 30 modules
+    into one loop, so none of them could be read, tested or replaced alone."""
+    loops = _loops(_import_graph())
+    assert not loops, "import loops: " + "; ".join(" -> ".join(loop) for loop in loops)

@@ -122,7 +122,7 @@ class ArtifactCache:
 
     def remove_stale_scratch(self) -> None:
         """Removes half-built entries left by conversions whose process is gone."""
-        from edgebench.harness.process import pid_alive
+        from edgebench.sysinfo import pid_alive
 
         for scratch in (self.root / "artifacts").glob("*/.*.tmp"):
             pid = scratch.name.rsplit(".", 2)[-2]

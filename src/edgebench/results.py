@@ -19,6 +19,12 @@ COMPLETED_STATUSES: tuple[str, ...] = ("ok", "unsupported", "skipped")
 # Above this share of all cores taken by other processes while a cell was timed, the cell is
 # flagged as noisy (a warning, a mark in reports; `compare` will not fail a gate on it).
 NOISY_PCT = 10.0
+# Fidelity a cell must reach to count as agreeing with its FP32 reference: top-1 agreement
+# where the outputs are class scores, otherwise the signal-to-noise ratio of the outputs
+# against the reference's (quantized precisions are allowed more noise).
+MIN_AGREEMENT = 0.9
+MIN_SNR_DB = {"int8": 10.0, "int8-dynamic": 10.0}
+MIN_SNR_DB_FLOAT = 20.0
 
 
 @dataclass
@@ -148,18 +154,37 @@ class CellResult:
         self.throughput_ips = batch_size * len(samples_ms) / window_s if window_s > 0 else None
 
 
-def option_changes(cell: CellResult) -> str | None:
-    """The cell's compiler options that differ from that compiler's defaults, as `k=v ...`
-    (what sets apart two cells of one compiler in a suite or a tune); None when none do."""
-    from edgebench.compilers import get_compiler
-    from edgebench.errors import EdgebenchError
-
-    try:
-        defaults = {o.name: o.default for o in get_compiler(cell.compiler).declared_options}
-    except EdgebenchError:  # a plugin compiler that is not installed here
-        defaults = {}
-    changed = [f"{k}={v}" for k, v in sorted(cell.options.items()) if defaults.get(k) != v]
-    return " ".join(changed) or None
+def fidelity_verdict(cell: CellResult) -> str | None:
+    """Why a measured cell's outputs do not count as agreeing, or None when they do (or when
+    there is no reference to agree with: the model's own fp32 run is its reference)."""
+    fid = cell.fidelity
+    if not fid:
+        return None
+    if fid.get("error"):
+        # No figure, and the cell's own runtime is the reference (a .tflite file under LiteRT
+        # fp32 whose outputs do not vary on random inputs): there was nothing to disagree with.
+        own = fid.get("reference") == f"{cell.compiler} {cell.precision}"
+        return None if own else str(fid["error"])
+    agree = fid.get("top1_agreement", fid.get("detection_agreement"))
+    if isinstance(agree, (int, float)):
+        return None if agree >= MIN_AGREEMENT else f"agreement {agree:.2f} < {MIN_AGREEMENT}"
+    snr = fid.get("snr_db")
+    floor = MIN_SNR_DB.get(cell.precision, MIN_SNR_DB_FLOAT)
+    if snr is None or snr >= floor:  # None: identical outputs
+        return None
+    why = f"SNR {snr:.1f} dB < {floor:g} dB"
+    alone = (cell.artifact_info.get("int8") or {}).get("weights_alone_snr_db")
+    if isinstance(alone, (int, float)) and alone < floor:
+        why += (
+            f"; its weights alone rounded to int8 already give {alone:.1f} dB: the model, "
+            "not the quantizer, is int8-sensitive"
+        )
+    elif isinstance(alone, (int, float)):
+        why += (
+            f"; its weights alone rounded to int8 give {alone:.1f} dB: the rest is lost to "
+            "the activations' 8-bit ranges"
+        )
+    return why
 
 
 def options_key(options: dict[str, Any]) -> str:

@@ -70,15 +70,9 @@ class RunInfo:
 
 def _holder_alive(host: str, pid: int) -> bool:
     """Whether a lock's holder still runs; one on another host is assumed to."""
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from edgebench.sysinfo import pid_alive
+
+    return host != socket.gethostname() or pid_alive(pid)
 
 
 def new_run_id() -> str:

@@ -17,6 +17,18 @@ from typing import Any
 
 import edgebench
 
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # Distributions whose versions shape results; missing ones are left out.
 TRACKED_PACKAGES = (
     "numpy",

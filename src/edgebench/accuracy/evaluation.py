@@ -23,8 +23,8 @@ from edgebench.accuracy.metrics import (
 )
 from edgebench.datasets.base import Dataset, DatasetError
 from edgebench.datasets.images import UnreadableImage, load_rgb, preprocess
-from edgebench.harness.inputs import make_inputs
 from edgebench.models import ModelSpec
+from edgebench.models.synthetic_inputs import make_inputs
 
 # Which runtime gives a model's FP32 reference outputs, by the model's source format.
 REFERENCE_COMPILER = {

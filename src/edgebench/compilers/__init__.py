@@ -22,6 +22,7 @@ from edgebench.compilers.base import (
     CompileRequest,
     Runtime,
 )
+from edgebench.compilers.registry import COMPILERS, register
 from edgebench.errors import UnknownName
 
 __all__ = [
@@ -39,17 +40,7 @@ __all__ = [
     "register",
 ]
 
-_COMPILERS: dict[str, type[Compiler]] = {}
 _plugins_loaded = False
-
-
-def register(cls: type[Compiler]) -> type[Compiler]:
-    """Class decorator that adds a compiler to the registry."""
-    existing = _COMPILERS.get(cls.name)
-    if existing is not None and existing is not cls:
-        raise ValueError(f"compiler {cls.name!r} is registered twice")
-    _COMPILERS[cls.name] = cls
-    return cls
 
 
 def _load_builtins() -> None:
@@ -83,7 +74,7 @@ def _load_plugins() -> None:
 def _all() -> dict[str, type[Compiler]]:
     _load_builtins()
     _load_plugins()
-    return _COMPILERS
+    return COMPILERS
 
 
 def get_compiler(name: str) -> Compiler:

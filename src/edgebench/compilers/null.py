@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.compilers import register
 from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.registry import register
 from edgebench.models import ModelSpec
 
 

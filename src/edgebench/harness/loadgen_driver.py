@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgebench.errors import UsageError
-from edgebench.harness.inputs import make_inputs
 from edgebench.harness.timing import StopRule, TimedWindow
 from edgebench.models import ModelSpec
+from edgebench.models.synthetic_inputs import make_inputs
 
 if TYPE_CHECKING:
     from edgebench.harness.jobs import LoadGenSpec, ScenarioSpec

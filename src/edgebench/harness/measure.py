@@ -16,7 +16,6 @@ import numpy as np
 
 from edgebench.compilers import Runtime, get_compiler
 from edgebench.harness import noise
-from edgebench.harness.inputs import make_inputs
 from edgebench.harness.jobs import (
     MeasureJob,
     MeasureResult,
@@ -26,6 +25,7 @@ from edgebench.harness.jobs import (
     RuntimeSpec,
 )
 from edgebench.harness.scenarios import scenario_for
+from edgebench.models.synthetic_inputs import make_inputs
 
 
 def peak_rss_mb() -> float:

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import edgebench
 from edgebench.harness.jobs import WorkerError, decode, encode
 from edgebench.results import Status
+from edgebench.sysinfo import pid_alive
 
 T = TypeVar("T")
 SCRATCH_PREFIX = "edgebench-"
@@ -173,20 +174,9 @@ def remove_stale_scratch(root: Path | None = None) -> list[Path]:
     return removed
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 __all__ = [
     "CellFailure",
     "new_scratch",
-    "pid_alive",
     "remove_stale_scratch",
     "run_step",
     "watch_parent",

@@ -54,8 +54,8 @@ def explain(job: ExplainJob) -> ExplainResult:
     """Explains a built cell: graphs before and after, fusions, placement, op time."""
     from edgebench.compilers import get_compiler
     from edgebench.explain import ExplainRequest, explain_cell
-    from edgebench.harness.inputs import make_inputs
     from edgebench.harness.timing import StopRule, time_runs
+    from edgebench.models.synthetic_inputs import make_inputs
 
     spec = job.runtime
     # The harness's own timed loop, for exactly `runs` timed runs after the warm-up.

@@ -18,8 +18,8 @@ from typing import Any
 from edgebench.report.coverage import coverage, html_table, worth_showing
 from edgebench.report.figures import marks_of
 from edgebench.report.sections import hosts_html, model_figures_html
-from edgebench.report.table import COLUMNS, flat_row
-from edgebench.results import NOISY_PCT, CellResult, option_changes
+from edgebench.report.table import COLUMNS, flat_row, option_changes
+from edgebench.results import NOISY_PCT, CellResult
 from edgebench.store import RunInfo
 
 _CSS = """

@@ -12,7 +12,8 @@ from pathlib import Path
 from edgebench.report.coverage import coverage, worth_showing
 from edgebench.report.coverage import markdown as coverage_lines
 from edgebench.report.figures import marks_of
-from edgebench.results import NOISY_PCT, CellResult, option_changes
+from edgebench.report.table import option_changes
+from edgebench.results import NOISY_PCT, CellResult
 from edgebench.store import RunInfo
 
 

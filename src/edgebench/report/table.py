@@ -9,7 +9,22 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from edgebench.results import CellResult, option_changes
+from edgebench.results import CellResult
+
+
+def option_changes(cell: CellResult) -> str | None:
+    """The cell's compiler options that differ from that compiler's defaults, as `k=v ...`
+    (what sets apart two cells of one compiler in a suite or a tune); None when none do."""
+    from edgebench.compilers import get_compiler
+    from edgebench.errors import EdgebenchError
+
+    try:
+        defaults = {o.name: o.default for o in get_compiler(cell.compiler).declared_options}
+    except EdgebenchError:  # a plugin compiler that is not installed here
+        defaults = {}
+    changed = [f"{k}={v}" for k, v in sorted(cell.options.items()) if defaults.get(k) != v]
+    return " ".join(changed) or None
+
 
 # Flat columns for CSV and the terminal, in the order a reader scans them.
 COLUMNS = (

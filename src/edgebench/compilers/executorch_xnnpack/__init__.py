@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.compilers import register
 from edgebench.compilers.base import (
     CompileOutput,
     Compiler,
@@ -16,6 +15,7 @@ from edgebench.compilers.base import (
     Findings,
     Runtime,
 )
+from edgebench.compilers.registry import register
 from edgebench.errors import UsageError
 from edgebench.models import ModelSpec
 

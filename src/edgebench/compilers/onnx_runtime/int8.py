@@ -233,7 +233,7 @@ def quantize(
     except Exception as exc:  # noqa: BLE001 - a diagnosis only: the int8 model stands
         alone = None
         warnings.append(f"the weights-alone check did not run ({_line(exc)})")
-    from edgebench.report.coverage import MIN_SNR_DB
+    from edgebench.results import MIN_SNR_DB
 
     if alone is not None and alone < MIN_SNR_DB["int8"]:
         warnings.append(

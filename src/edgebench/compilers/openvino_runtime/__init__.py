@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.compilers import register
 from edgebench.compilers.base import (
     Ablation,
     CompileOutput,
@@ -28,6 +27,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.options import Option
+from edgebench.compilers.registry import register
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.compilers import register
 from edgebench.compilers.base import (
     Ablation,
     Availability,
@@ -26,6 +25,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.options import Option
+from edgebench.compilers.registry import register
 from edgebench.errors import ConversionError
 from edgebench.models import ModelSpec
 

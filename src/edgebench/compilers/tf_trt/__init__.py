@@ -12,7 +12,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from edgebench.compilers import register
 from edgebench.compilers.base import (
     Availability,
     CompileOutput,
@@ -22,6 +21,7 @@ from edgebench.compilers.base import (
     Findings,
     Runtime,
 )
+from edgebench.compilers.registry import register
 from edgebench.compilers.tensorflow_native import TensorFlowCompiler
 from edgebench.errors import BackendUnavailable
 from edgebench.models import ModelSpec

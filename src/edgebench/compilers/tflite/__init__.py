@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.compilers import register
 from edgebench.compilers.base import (
     Ablation,
     CompileOutput,
@@ -23,6 +22,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.options import Option
+from edgebench.compilers.registry import register
 from edgebench.errors import UnsupportedPrecision
 from edgebench.models import ModelSpec
 

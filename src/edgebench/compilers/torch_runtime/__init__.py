@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.compilers import register
 from edgebench.compilers.base import (
     Ablation,
     CompileOutput,
@@ -26,6 +25,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.options import Option
+from edgebench.compilers.registry import register
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
 
@@ -152,7 +152,7 @@ class TorchCompiler(Compiler):
     ) -> Runtime:
         precision = (artifact.parent / "precision").read_text().strip()
         runtime = ModuleRuntime(artifact, batch_size, threads, precision, options)
-        from edgebench.harness.inputs import make_inputs
+        from edgebench.models.synthetic_inputs import make_inputs
 
         t = time.perf_counter()
         runtime.predict(make_inputs(model, batch_size))  # torch.compile compiles on this call

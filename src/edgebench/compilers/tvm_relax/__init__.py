@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.compilers import register
 from edgebench.compilers.base import (
     Ablation,
     CompileOutput,
@@ -36,6 +35,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.options import Option
+from edgebench.compilers.registry import register
 from edgebench.conversion.onnx_cleanup import cleanup_note, slimmed, static_shapes
 from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
