@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgebench.errors import UnknownName, UsageError
+from edgebench.safe_yaml import YamlTooLarge, load_bounded
 from edgebench.settings import GridSettings
 
 
@@ -185,8 +186,9 @@ def parse_suite(
 ) -> Suite:
     """Parses and validates a suite's YAML text; `label` names it in error messages."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = load_bounded(text)
+    except YamlTooLarge as exc:
+        raise SuiteError(f"{label}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

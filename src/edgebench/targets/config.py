@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from edgebench.errors import UsageError
+from edgebench.safe_yaml import YamlTooLarge, load_bounded
 from edgebench.targets.base import LOCAL, check_url
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
@@ -37,9 +38,11 @@ def load_targets() -> dict[str, dict[str, str]]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
+        data = load_bounded(path.read_text())[1] or {}
+    except (yaml.YAMLError, YamlTooLarge) as exc:
         raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read ({exc})") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise UsageError(f"{path}: a mapping of target names to {{url: ...}} entries")
     return {str(k): {kk: str(vv) for kk, vv in v.items()} for k, v in data.items()}

@@ -1,0 +1,62 @@
+"""Hostile input and faults, second round: each test is one case of the hardening issue's
+second round (numbered as there), and failed on the code before its fix."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, run_cli
+
+NULL_RUN = ("run", "--model", "mobilenet_v2_035_96", "--compiler", "null", "--weights", "random",
+            "--min-duration", "0", "--no-fidelity")  # fmt: skip
+
+
+def _error_line(r: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr[-3000:]
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, r.stderr[-3000:]
+    return errors[0]
+
+
+# --- 2. untrusted YAML is bounded ------------------------------------------------------------
+def _alias_bomb(depth: int = 9, fan: int = 10, mapping: bool = False) -> str:
+    """12 lines that stand for fan**depth values when their aliases are expanded."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, depth):
+        if mapping:
+            body = ", ".join(f"k{j}: *a{i - 1}" for j in range(fan))
+            lines.append(f"a{i}: &a{i} {{{body}}}")
+        else:
+            lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * fan)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("mapping", [False, True])
+def test_2_an_alias_bomb_in_a_suite_is_refused_at_once(tmp_path: Path, mapping: bool) -> None:
+    suite = tmp_path / "bomb.yaml"
+    suite.write_text(
+        "name: bomb\n" + _alias_bomb(mapping=mapping) + "grids:\n  - models: [mobilenet_v2]\n"
+    )
+    started = time.monotonic()
+    r = run_cli("suite", "check", str(suite), cwd=tmp_path, timeout=60)
+    assert time.monotonic() - started < 20
+    assert r.returncode == 2 and "aliases (*name) expand to more than" in _error_line(r)
+
+
+def test_2_an_alias_bomb_in_targets_yaml_is_refused_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "targets.yaml").write_text(_alias_bomb())
+    r = run_cli("target", "list", cwd=tmp_path, env=cli_env(EDGEBENCH_CONFIG=str(config)),
+                timeout=60)  # fmt: skip
+    assert r.returncode == 2 and "aliases (*name) expand to more than" in _error_line(r)
+
+
+def test_2_the_built_in_suites_keep_their_aliases() -> None:
+    from edgebench.suites import load_suite
+
+    assert load_suite("quick").n_cells() > 0
