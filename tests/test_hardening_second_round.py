@@ -60,3 +60,37 @@ def test_2_the_built_in_suites_keep_their_aliases() -> None:
     from edgebench.suites import load_suite
 
     assert load_suite("quick").n_cells() > 0
+
+
+# --- 3. a suite file does not run programs silently ------------------------------------------
+def test_3_a_power_command_with_shell_syntax_is_refused_and_nothing_runs(tmp_path: Path) -> None:
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\ngrids:\n  - models: [mobilenet_v2_035_96]\n    compilers: [null]\n"
+        '    weights: random\n    power_cmd: "touch X; echo 1.0"\n'
+    )
+    for command in (("check",), ("run", "--db", "r.db")):
+        r = run_cli("suite", *command[:1], str(suite), *command[1:], cwd=tmp_path)
+        assert r.returncode == 2
+        line = _error_line(r)
+        assert line.startswith(f"error: {suite}:6: grids[0].power_cmd: ") and "shell" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # nothing was touched
+    r = run_cli(*NULL_RUN, "--power-cmd", "touch X && echo 1", "--db", "r.db", cwd=tmp_path)
+    assert r.returncode == 2 and "--power-cmd: " in _error_line(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_3_suite_check_and_the_run_show_the_program_a_suite_runs(tmp_path: Path) -> None:
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\ngrids:\n  - models: [mobilenet_v2_035_96]\n    compilers: [null]\n"
+        '    weights: random\n    fidelity: false\n    power_cmd: "echo 2.5"\n'
+        "    stop_rule: {min_duration_s: 0.1, min_runs: 2}\n"
+    )
+    shown = "runs the program 'echo 2.5' (no shell) 10 times a second"
+    r = run_cli("suite", "check", str(suite), cwd=tmp_path)
+    assert r.returncode == 0 and shown in r.stderr, r.stderr
+    r = run_cli("suite", "run", str(suite), "--db", "r.db", cwd=tmp_path,
+                env=cli_env(tmp_path / "c"))  # fmt: skip
+    assert r.returncode == 0 and shown in r.stderr, r.stderr
+    assert r.stderr.index(shown) < r.stderr.index("ok mobilenet_v2_035_96")

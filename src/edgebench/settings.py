@@ -403,6 +403,15 @@ class GridSettings(_Settings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("power_cmd")
+    @classmethod
+    def _meter_program(cls, value: str | None) -> str | None:
+        from edgebench.telemetry.meters import meter_argv
+
+        if value is not None:
+            meter_argv(value)  # its ValueError names what is wrong
+        return value
+
     @field_validator("scenario")
     @classmethod
     def _loadgen_installed(cls, value: str | None) -> str | None:
@@ -420,8 +429,15 @@ class GridSettings(_Settings):
         return expand_compilers(self.compilers)[0]
 
     def notes(self) -> list[str]:
-        """What the expansion left out, and why."""
-        return expand_compilers(self.compilers)[1]
+        """What the expansion left out, and why; the program a power meter runs (a suite may
+        come from someone else: what it runs is shown before it runs)."""
+        notes = expand_compilers(self.compilers)[1]
+        if self.power_cmd:
+            notes.append(
+                f"runs the program {self.power_cmd!r} (no shell) {self.power_hz:g} times a "
+                "second while each cell is timed, to read power (power_cmd)"
+            )
+        return notes
 
     def precisions_of(self, compiler: str) -> list[str]:
         """The precisions measured under `compiler` (`*`: its own, except TensorRT's best)."""

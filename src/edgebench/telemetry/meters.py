@@ -128,6 +128,38 @@ class Ina3221Meter(Meter):
         return total
 
 
+# Words a shell would read as operators: a meter command is run as a program with arguments,
+# never by a shell, so in it they would only reach the program as arguments (`touch X; echo
+# 1.0` would touch files named 'X;', 'echo' and '1.0').
+_SHELL_WORDS = re.compile(r"^(;|&&?|\|\|?|<|>>?|\d?>&?\d?)$|[;`]|\$\(|\|\||&&")
+
+
+def meter_argv(command: str) -> list[str]:
+    """A meter command as the program and arguments it runs with (no shell).
+
+    Raises:
+        ValueError: one line on what is wrong: quotes, shell syntax, a program not found.
+    """
+    import shutil
+
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"power command {command!r}: {exc}") from None
+    if not argv:
+        raise ValueError("the power command is empty")
+    shell = [word for word in argv if _SHELL_WORDS.search(word)]
+    if shell:
+        raise ValueError(
+            f"power command {command!r}: {shell[0]!r} is shell syntax, but the command runs as "
+            "a program with arguments, never through a shell; put a pipeline in a script and "
+            "give the script"
+        )
+    if shutil.which(argv[0]) is None:
+        raise ValueError(f"power command {command!r}: no program {argv[0]!r} here")
+    return argv
+
+
 class CommandMeter(Meter):
     """An external meter: a command that prints the current power in watts (USB meters, lab
     supplies). It must answer within `timeout_s`."""
@@ -139,14 +171,14 @@ class CommandMeter(Meter):
     def power_w(self) -> float:
         try:
             out = subprocess.run(
-                shlex.split(self.command),
+                meter_argv(self.command),
                 capture_output=True,
                 text=True,
                 timeout=self.timeout_s,
             )
         except subprocess.TimeoutExpired:
             raise MeterError(f"--power-cmd gave no answer within {self.timeout_s:g} s") from None
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise MeterError(f"--power-cmd could not run: {exc}") from exc
         if out.returncode != 0:
             raise MeterError(f"--power-cmd exited with code {out.returncode}")
