@@ -94,3 +94,29 @@ def test_3_suite_check_and_the_run_show_the_program_a_suite_runs(tmp_path: Path)
                 env=cli_env(tmp_path / "c"))  # fmt: skip
     assert r.returncode == 0 and shown in r.stderr, r.stderr
     assert r.stderr.index(shown) < r.stderr.index("ok mobilenet_v2_035_96")
+
+
+# --- 4. no secret in any message -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    ["ssh:/pi:hunter2@127.0.0.1", "ssh:pi:hunter2@127.0.0.1", "sssh://pi:hunter2@127.0.0.1",
+     "ssh://pi:hunter2@127.0.0.1"],
+)  # fmt: skip
+def test_4_a_password_in_a_url_is_never_echoed(tmp_path: Path, url: str) -> None:
+    env = cli_env(EDGEBENCH_CONFIG=str(tmp_path / "config"))
+    for args in (("target", "add", "pi2", url), (*NULL_RUN, "--target", url)):
+        r = run_cli(*args, cwd=tmp_path, env=env)
+        assert r.returncode == 2, r.stderr
+        assert "hunter2" not in r.stderr + r.stdout
+        _error_line(r)
+    assert not (tmp_path / "config" / "targets.yaml").exists()
+
+
+def test_4_redact_keeps_the_user_and_the_host() -> None:
+    from edgebench.errors import redact
+
+    assert redact("'ssh:/pi:hunter2@127.0.0.1' is bad") == "'ssh:/pi:***@127.0.0.1' is bad"
+    assert redact("https://u:p%40ss@example.com/x.whl: HTTP 404") == (
+        "https://u:***@example.com/x.whl: HTTP 404"
+    )
+    assert redact("ssh://pi@127.0.0.1:2222 and a:b") == "ssh://pi@127.0.0.1:2222 and a:b"

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from edgebench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError, redact
 
 
 class DownloadError(EdgebenchError):
@@ -57,20 +57,20 @@ def download(url: str, dest: Path, checksum: str | None = None, timeout_s: float
                 received += len(chunk)
         if expected_len is not None and received != int(expected_len):
             raise DownloadError(
-                f"{url}: connection closed after {received} of {expected_len} bytes"
+                f"{redact(url)}: connection closed after {received} of {expected_len} bytes"
             )
         verify_checksum(tmp, checksum)
         os.replace(tmp, dest)
         return dest
     except urllib.error.HTTPError as exc:
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+        raise DownloadError(f"{redact(url)}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise DownloadError(f"{url}: {reason}") from exc
+        raise DownloadError(f"{redact(url)}: {reason}") from exc
     except Exception as exc:
         # http.client.IncompleteRead and friends are not OSErrors.
         if isinstance(exc, DownloadError):
             raise
-        raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        raise DownloadError(f"{redact(url)}: {type(exc).__name__}: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ Anything a user can cause by bad input raises one of these; a traceback reaching
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 
@@ -50,6 +51,16 @@ class UnsupportedPrecision(EdgebenchError):
 
 class ConversionError(EdgebenchError):
     """A compiler failed to convert or compile a model."""
+
+
+# user:password@ in a URL, with or without its scheme and slashes (`ssh:/pi:hunter2@host`, a
+# URL missing a slash, is one too): the password part is replaced wherever a message echoes it.
+_USERINFO = re.compile(r"(?P<user>[^\s:/@'\"`]+):(?P<secret>[^\s@/'\"`]+)@(?=[^\s@])")
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it replaced by `***`."""
+    return _USERINFO.sub(lambda m: f"{m['user']}:***@", text)
 
 
 # Phrases that mark the line of a framework's error that says what went wrong, best first.

@@ -22,7 +22,7 @@ import typer
 from edgebench import __version__
 from edgebench.cli import corpus, fleet, measure, results, suite, system, target, tune
 from edgebench.cli.common import err
-from edgebench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError, redact
 
 app = typer.Typer(
     add_completion=False,
@@ -69,7 +69,7 @@ def main() -> None:
         app()
     except EdgebenchError as exc:
         # Plain print: one line, never wrapped or styled, easy to grep in a CI log.
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
         err.print("terminated" if isinstance(exc, Terminated) else "interrupted")

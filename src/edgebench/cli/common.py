@@ -20,7 +20,7 @@ import typer.core
 from rich.console import Console
 from rich.markup import escape
 
-from edgebench.errors import UsageError
+from edgebench.errors import UsageError, redact
 
 # A flag takes no value, so its help shows none (typer shows `<bool>` for every flag).
 _display_type = typer.core.TyperOption.display_type_rich
@@ -155,12 +155,12 @@ def print_cell(console: Console, cell: Any, label: str | None = None) -> None:
     name = label or f"{cell.model} {cell.compiler} {cell.precision} b{cell.batch_size}"
     console.print(
         f"{mark} {escape(name)}{escape(where)}{p50}"
-        + escape(f": {cell.error}" if cell.error else ""),
+        + escape(f": {redact(cell.error)}" if cell.error else ""),
         soft_wrap=True,
     )
     for warning in cell.warnings:
         if warning.startswith(_SHOWN_WARNINGS):
-            console.print(f"  [yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+            console.print(f"  [yellow]warning:[/] {escape(redact(warning))}", soft_wrap=True)
 
 
 def print_summary(run_id: str, cells: list[Any], db: Path, extra: str = "") -> None:

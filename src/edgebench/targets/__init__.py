@@ -17,6 +17,7 @@ LOCAL = "local"
 def open_target(name_or_url: str) -> Target:
     """The target a name (`local`, a configured name) or a URL stands for; nothing connects
     until it is used."""
+    from edgebench.errors import redact
     from edgebench.targets.base import TargetError
 
     if name_or_url == LOCAL:
@@ -35,7 +36,7 @@ def open_target(name_or_url: str) -> Target:
         from edgebench.targets.adb import AdbTarget
 
         return AdbTarget(name, url, entry.get("python"), entry.get("workdir"))
-    raise TargetError(f"target {name}: unknown URL kind '{url}'")
+    raise TargetError(f"target {name}: unknown URL kind '{redact(url)}'")
 
 
 __all__ = ["LOCAL", "open_target"]

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from edgebench.errors import redact
 from edgebench.harness.process import CellFailure
 from edgebench.targets.base import RemoteTarget, TargetError
 
@@ -29,7 +30,9 @@ class AdbTarget(RemoteTarget):
     ) -> None:
         serial = url.removeprefix("adb://").strip("/")
         if not serial:
-            raise TargetError(f"'{url}' is not an adb://SERIAL URL (`adb devices` lists them)")
+            raise TargetError(
+                f"'{redact(url)}' is not an adb://SERIAL URL (`adb devices` lists them)"
+            )
         self.serial = serial
         super().__init__(name, f"adb://{serial}", python or "python3", workdir or DEFAULT_WORKDIR)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from edgebench.errors import UsageError
+from edgebench.errors import UsageError, redact
 from edgebench.safe_yaml import YamlTooLarge, load_bounded
 from edgebench.targets.base import LOCAL, check_url
 
@@ -60,7 +60,9 @@ def check_target_url(url: str) -> None:
     check_url(url)
     scheme = url.partition("://")[0]
     if "://" not in url or scheme not in SCHEMES:
-        raise UsageError(f"target URL '{url}': give ssh://[user@]host[:port] or adb://SERIAL")
+        raise UsageError(
+            f"target URL '{redact(url)}': give ssh://[user@]host[:port] or adb://SERIAL"
+        )
 
 
 def add_target(name: str, url: str, **extra: str | None) -> dict[str, str]:

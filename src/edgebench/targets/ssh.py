@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from edgebench.errors import redact
 from edgebench.harness.process import CellFailure
 from edgebench.targets.base import RemoteTarget, TargetError, check_url
 
@@ -41,7 +42,7 @@ class SshTarget(RemoteTarget):
         check_url(url)
         parts = urlsplit(url)
         if parts.scheme != "ssh" or not parts.hostname:
-            raise TargetError(f"'{url}' is not an ssh://[user@]host[:port] URL")
+            raise TargetError(f"'{redact(url)}' is not an ssh://[user@]host[:port] URL")
         self.host_alias = parts.hostname
         self.user = parts.username
         self.port = parts.port
