@@ -3,6 +3,8 @@ second round (numbered as there), and failed on the code before its fix."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -120,3 +122,91 @@ def test_4_redact_keeps_the_user_and_the_host() -> None:
         "https://u:***@example.com/x.whl: HTTP 404"
     )
     assert redact("ssh://pi@127.0.0.1:2222 and a:b") == "ssh://pi@127.0.0.1:2222 and a:b"
+
+
+# --- 5. fidelity cannot be fooled by NaN or inf ----------------------------------------------
+def test_5_nan_and_inf_outputs_are_no_agreement() -> None:
+    import numpy as np
+
+    from edgebench.accuracy.metrics import fidelity
+
+    rng = np.random.default_rng(0)
+    reference = [rng.normal(size=(8, 10)).astype(np.float32)]
+    nan = [np.full((8, 10), np.nan, np.float32)]
+    result = fidelity(nan, reference, "classification")  # was cosine 1.0, snr_db inf
+    assert (
+        result["non_finite"] == 80
+        and "80 of 80 of its output values are not finite" in (result["error"])
+    )
+    assert "snr_db" not in result and "cosine" not in result
+    inf = [reference[0].copy()]
+    inf[0][0, :3] = np.inf  # raised ValueError: math domain error
+    assert fidelity(inf, reference, "classification")["non_finite"] == 3
+    result = fidelity(reference, nan, "classification")  # a broken reference fails no cell
+    assert "non_finite" not in result and "the FP32 reference's" in result["error"]
+
+
+def test_5_a_cell_with_nan_outputs_fails_with_the_count_and_keeps_its_timings(
+    tmp_path: Path,
+) -> None:
+    r = run_cli(
+        "run", "--model", "mobilenet_v2_035_96", "--compiler", "nan-outputs", "--weights",
+        "random", "--min-duration", "0", "--no-fidelity", "--json", "--db", "r.db",
+        cwd=tmp_path, env=cli_env(tmp_path / "c", plugins=True),
+    )  # fmt: skip
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "failed", cell
+    assert cell["error"] == "10 of 10 of its output values are not finite (NaN or inf)"
+    assert cell["latency_ms"]["p50"] > 0 and cell["n_runs"] >= 20
+
+
+# --- 7. cache entries are verified by content ------------------------------------------------
+def _zero_in_place(path: Path, start: int = 100, end: int = 2100) -> None:
+    """Bytes start..end zeroed, the file's size and modification time kept."""
+    stat = path.stat()
+    with open(path, "r+b") as f:
+        f.seek(start)
+        f.write(bytes(end - start))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_7_bytes_changed_in_place_with_size_and_time_kept_are_a_miss(tmp_path: Path) -> None:
+    from edgebench.cache import ArtifactCache
+
+    cache = ArtifactCache(tmp_path)
+    scratch = cache.begin("tflite", "k")
+    (scratch / "model.tflite").write_bytes(os.urandom(50_000))
+    entry = cache.commit("tflite", "k", scratch, "model.tflite", {})
+    _zero_in_place(entry.path)
+    fresh = ArtifactCache(tmp_path)  # a later run: nothing verified in this process yet
+    assert fresh.lookup("tflite", "k") is None
+    assert fresh.warnings == ["cache entry tflite/k was damaged (its content changed since it "
+                              "was built): rebuilt"]  # fmt: skip
+
+
+@pytest.mark.tflite
+def test_7_a_damaged_tflite_in_the_cache_is_rebuilt_and_said(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    """The issue's case: a cached .tflite with bytes 100-2100 zeroed, its size and time kept,
+    failed every rerun with a flatbuffer error that never mentioned the cache."""
+    import shutil
+
+    args = ("run", "--model", "mobilenet_v2_035_96", "--compiler", "tflite", "--weights",
+            "random", "--min-duration", "0", "--min-runs", "5", "--json",
+            "--db", "r.db")  # fmt: skip
+    r = run_cli(*args, cwd=tmp_path, env=cli_env(shared_cache), timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (clean,) = json.loads(r.stdout)
+    cache = tmp_path / "cache"
+    shutil.copytree(shared_cache, cache)
+    artifact = cache / Path(clean["artifact_path"]).relative_to(shared_cache)
+    _zero_in_place(artifact)
+    r = run_cli(*args, cwd=tmp_path, env=cli_env(cache), timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "ok" and cell["cache_hit"] is False, cell["error"]
+    assert any("was damaged (its content changed since it was built): rebuilt" in w
+               for w in cell["warnings"]), cell["warnings"]  # fmt: skip
+    assert "was damaged" in r.stderr  # said in the terminal too
+    assert cell["fidelity"]["snr_db"] > 60

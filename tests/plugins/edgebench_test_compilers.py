@@ -114,3 +114,29 @@ class KilledCompiler(_NoConvert):
         print("an unrelated log line from the runtime", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("unreachable")
+
+
+class _Constant(Runtime):
+    def __init__(self, value: float, batch_size: int) -> None:
+        import numpy as np
+
+        self.output = np.full((batch_size, 10), value, dtype=np.float32)
+
+    def predict(self, inputs: list[Any]) -> list[Any]:
+        return [self.output]
+
+
+@register
+class NanOutputsCompiler(_NoConvert):
+    name = "nan-outputs"
+    description = "test only: every output value is NaN (a broken artifact)"
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        return _Constant(float("nan"), batch_size)

@@ -53,6 +53,23 @@ def does_not_vary(reference: np.ndarray) -> bool:
     return float(np.max(np.std(reference, axis=0))) <= 1e-6 * scale
 
 
+def non_finite(arrays: Sequence[np.ndarray]) -> tuple[int, int]:
+    """How many of the arrays' values are NaN or infinite, and how many values there are (a
+    broken artifact, or weights overwritten with 0xFF, gives NaN: no figure may read that as
+    agreement)."""
+    bad = total = 0
+    for a in arrays:
+        a = np.asarray(a)
+        total += int(a.size)
+        if a.dtype.kind in "fc":
+            bad += int(a.size - np.count_nonzero(np.isfinite(a)))
+    return bad, total
+
+
+def non_finite_error(bad: int, total: int, whose: str = "its") -> str:
+    return f"{bad} of {total} of {whose} output values are not finite (NaN or inf)"
+
+
 def fidelity(
     outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray], task: str
 ) -> dict[str, Any]:
@@ -64,6 +81,13 @@ def fidelity(
     changes with tiny score differences, so an elementwise comparison means little: for them
     it is detection agreement instead (see `detection_agreement`).
     """
+    n = int(np.asarray(reference[0]).shape[0]) if len(reference) else 0
+    bad, total = non_finite(outputs)
+    if bad:  # the cell's own outputs: the pipeline fails the cell on `non_finite`
+        return {"n": n, "error": non_finite_error(bad, total), "non_finite": bad}
+    bad, total = non_finite(reference)
+    if bad:
+        return {"n": n, "error": non_finite_error(bad, total, "the FP32 reference's")}
     if task == "detection":
         return detection_agreement(outputs, reference)
     pairs = _match(outputs, reference)

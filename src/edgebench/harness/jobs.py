@@ -168,6 +168,9 @@ class MeasureResult:
     runtime_metrics: dict[str, Any] | None = None
     telemetry: TelemetrySummary | None = None
     io_samples_ms: list[float] = field(default_factory=list)  # copies in and out, per run
+    # NaN or infinite values among the outputs of the run after the window, and all values
+    non_finite: int = 0
+    output_values: int = 0
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgebench.accuracy.metrics import non_finite
 from edgebench.compilers import Runtime, get_compiler
 from edgebench.harness import noise
 from edgebench.harness.jobs import (
@@ -85,6 +86,7 @@ def measure(job: MeasureJob) -> MeasureResult:
     timed = scenario.run(runtime, spec.model, inputs, spec.batch_size, job.seed, on_window)
     window = timed.window
     outputs = runtime.predict(inputs)
+    bad, values = non_finite(outputs)
     if job.eval_path and job.outputs_path:  # after the timed window: accuracy and fidelity
         predict_eval_set(runtime, job.eval_path, spec.batch_size, job.outputs_path)
     runtime.close()
@@ -106,6 +108,8 @@ def measure(job: MeasureJob) -> MeasureResult:
         runtime_metrics=runtime.runtime_metrics() or None,
         telemetry=summary,
         io_samples_ms=window.io_samples_ms,
+        non_finite=bad,
+        output_values=values,
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.accuracy.evaluation import fidelity_of, load_outputs, score
+from edgebench.accuracy.metrics import non_finite_error
 from edgebench.compilers import Compiler
 from edgebench.conversion.routes import NoRoute, Plan
 from edgebench.harness.build import ArtifactBuilder
@@ -185,9 +186,10 @@ class CellPipeline:
     def _measure(self, spec: CellSpec, state: CellState) -> None:
         self.on_progress(f"measuring {spec.label}")
         job = self.measure_job(spec, state)
-        state.outcome.measured = spec.target.measure(
-            job, self.settings.cell_timeout_s, self.workdir
-        )
+        measured = spec.target.measure(job, self.settings.cell_timeout_s, self.workdir)
+        state.outcome.measured = measured
+        if measured.non_finite:  # the timings stay in the record; the cell is not ok
+            raise CellFailure(non_finite_error(measured.non_finite, measured.output_values))
         state.outcome.status = "ok"
 
     def measure_job(self, spec: CellSpec, state: CellState) -> MeasureJob:
@@ -230,6 +232,8 @@ class CellPipeline:
                 pm.eval_set, pm.spec, outputs, pm.reference_outputs, pm.reference_name or "",
                 pm.reference_accuracy, outcome.accuracy,
             )  # fmt: skip
+            if outcome.fidelity.get("non_finite"):
+                raise CellFailure(str(outcome.fidelity["error"]))
 
     def _explain(self, spec: CellSpec, state: CellState) -> None:
         """The explanation (and, with --ablate, the ablations); one that fails leaves the
