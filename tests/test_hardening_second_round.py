@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -210,3 +211,118 @@ def test_7_a_damaged_tflite_in_the_cache_is_rebuilt_and_said(
                for w in cell["warnings"]), cell["warnings"]  # fmt: skip
     assert "was damaged" in r.stderr  # said in the terminal too
     assert cell["fidelity"]["snr_db"] > 60
+
+
+# --- 6. a model file is identified by its content, not its name ------------------------------
+def _tiny_onnx(path: Path, scale: float) -> Path:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = numpy_helper.from_array(np.full((8, 4), scale, np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])], [w],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+ORT_RUN = ("--compiler", "onnxruntime", "--min-duration", "0", "--min-runs", "5",
+           "--no-fidelity", "--json", "--db", "r.db")  # fmt: skip
+
+
+@pytest.mark.onnxruntime
+def test_6_two_model_files_of_one_name_are_two_models(tmp_path: Path) -> None:
+    a = _tiny_onnx(tmp_path / "a" / "model.onnx", 1.0)
+    b = _tiny_onnx(tmp_path / "b" / "model.onnx", 2.0)
+    env = cli_env(tmp_path / "c")
+    r = run_cli("run", "--model", f"{a},{b}", *ORT_RUN, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cells = json.loads(r.stdout)
+    assert len(cells) == 2 and len({c["model_digest"] for c in cells}) == 2  # one cell before
+    labels = [f"model@{c['model_digest'][:8]}" for c in cells]
+    shown = run_cli("results", "--db", "r.db", cwd=tmp_path, env=env).stdout
+    assert all(label in shown for label in labels), shown
+    r = run_cli("report", "--db", "r.db", "-o", "r.html", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and all(label in (tmp_path / "r.html").read_text() for label in labels)
+    # One run of each file: compare reported -97.9% between two different models.
+    runs = []
+    for path in (a, b):
+        r = run_cli("run", "--model", str(path), *ORT_RUN, cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs.append(json.loads(r.stdout)[0]["run_id"])
+    r = run_cli("compare", *runs, "--db", "r.db", "--fail-on", "p50:5%", cwd=tmp_path, env=env)
+    assert r.returncode == 2
+    assert "no cells in common" in _error_line(r) and "other content" in _error_line(r)
+
+
+@pytest.mark.onnxruntime
+def test_6_resume_measures_the_second_file_of_one_name(tmp_path: Path) -> None:
+    _tiny_onnx(tmp_path / "a" / "model.onnx", 1.0)
+    _tiny_onnx(tmp_path / "b" / "model.onnx", 2.0)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\ngrids:\n  - models: [a/model.onnx, b/model.onnx]\n    compilers: [onnxruntime]\n"
+        "    fidelity: false\n    stop_rule: {min_duration_s: 0, min_runs: 5}\n"
+    )
+    env = cli_env(tmp_path / "c")
+    r = run_cli("suite", "run", str(suite), "--db", "r.db", "--json", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first, second = json.loads(r.stdout)
+    with sqlite3.connect(tmp_path / "r.db") as conn:  # as if killed before the second file
+        conn.execute("DELETE FROM cells WHERE record_json LIKE ?",
+                     (f'%"model_digest": "{second["model_digest"]}"%',))  # fmt: skip
+    r = run_cli("suite", "run", str(suite), "--db", "r.db", "--resume", first["run_id"],
+                "--json", cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    (again,) = json.loads(r.stdout)  # it was skipped for good
+    assert again["model_digest"] == second["model_digest"]
+
+
+# --- 8. --resume refuses a different suite of the same name ----------------------------------
+def test_8_resume_refuses_a_changed_suite_of_the_same_name(tmp_path: Path) -> None:
+    suite = tmp_path / "s.yaml"
+    grid = (
+        "name: s\ngrids:\n  - models: [mobilenet_v2_035_96]\n    compilers: [null]\n"
+        "    weights: random\n    fidelity: false\n    stop_rule: {min_duration_s: 0}\n"
+    )
+    suite.write_text(grid + "    precisions: [fp32]\n")
+    env = cli_env(tmp_path / "c")
+    r = run_cli("suite", "run", str(suite), "--db", "r.db", "--json", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run_id = json.loads(r.stdout)[0]["run_id"]
+    suite.write_text(grid + "    precisions: [fp16]\n")
+    r = run_cli("suite", "run", str(suite), "--db", "r.db", "--resume", run_id, cwd=tmp_path,
+                env=env)  # fmt: skip
+    assert r.returncode == 2 and "another version of suite 's'" in _error_line(r)
+
+
+# --- 9. another program's database is never written ------------------------------------------
+# --- 10. contradictions are refused or warned, never resolved silently -----------------------
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("-o", "xnnpack=true", "-o", "xnnpack=false"), "--option xnnpack is given twice"),
+        (("--min-runs", "50", "--max-runs", "5"), "max_runs (5) is less than min_runs (50)"),
+    ],
+)
+def test_10_contradictions_are_refused(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    r = run_cli(*NULL_RUN, *args, "--db", "r.db", cwd=tmp_path)
+    assert r.returncode == 2 and needle in _error_line(r)
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_10_a_name_given_twice_is_measured_once_and_said(tmp_path: Path) -> None:
+    args = list(NULL_RUN)
+    args[2] = "mobilenet_v2_035_96,mobilenet_v2_035_96"
+    r = run_cli(*args, "--precision", "fp32,fp32", "--json", "--db", "r.db", cwd=tmp_path,
+                env=cli_env(tmp_path / "c"))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(json.loads(r.stdout)) == 1  # measured twice
+    assert "model mobilenet_v2_035_96 given twice: measured once" in r.stderr
+    assert "precision fp32 given twice: measured once" in r.stderr

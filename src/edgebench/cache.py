@@ -56,6 +56,27 @@ def content_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+_MODEL_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+
+
+def model_file_digest(path: Path) -> str:
+    """The content hash of a user's model file or folder, hashed once per process for as
+    long as its size and newest times stay the same (the change time too: a write moves it
+    even where the modification time is put back). A model file is known by it: two files of
+    one name are two models, one file under two names is one."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    stats = [p.stat() for p in files]
+    memo = (
+        str(path.resolve()),
+        sum(s.st_size for s in stats),
+        max((s.st_mtime_ns for s in stats), default=0),
+        max((s.st_ctime_ns for s in stats), default=0),
+    )
+    if memo not in _MODEL_DIGESTS:
+        _MODEL_DIGESTS[memo] = content_hash(path)
+    return _MODEL_DIGESTS[memo]
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     """One cached artifact: `path` is the artifact inside the entry folder."""

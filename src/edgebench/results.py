@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from edgebench.stats import LatencyStats, summarize
@@ -90,14 +90,17 @@ class CellResult:
     # A cell of `edgebench tune`: its round (precisions, knobs, full), the candidate, and the
     # run it was reused from when it was not measured again
     tune: dict[str, Any] | None = None
+    # A model file's content digest (16 hex digits): two files of one name are two models;
+    # None for a zoo model
+    model_digest: str | None = None
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property
     def random_weights(self) -> bool:
         return self.weights == "random"
 
-    def key(self) -> tuple[str, str, str, str, int, int]:
-        """What identifies a cell within a run."""
+    def key(self) -> tuple[str, str, str, str, int, int, str | None]:
+        """What identifies a cell within a run (a model file by its content too)."""
         return (
             self.model,
             self.weights,
@@ -105,6 +108,7 @@ class CellResult:
             self.precision,
             self.batch_size,
             self.threads,
+            self.model_digest,
         )
 
     @property
@@ -185,6 +189,21 @@ def fidelity_verdict(cell: CellResult) -> str | None:
             "the activations' 8-bit ranges"
         )
     return why
+
+
+def distinct_models(cells: Sequence[CellResult]) -> list[CellResult]:
+    """The cells, with `name@digest` as the model of those whose name is shared by model files
+    of different content (`a/model.onnx` and `b/model.onnx`), so that tables, reports and
+    comparisons never show two models as one."""
+    digests: dict[str, set[str | None]] = {}
+    for c in cells:
+        digests.setdefault(c.model, set()).add(c.model_digest)
+    return [
+        replace(c, model=f"{c.model}@{c.model_digest[:8]}")
+        if len(digests[c.model]) > 1 and c.model_digest
+        else c
+        for c in cells
+    ]
 
 
 def options_key(options: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from edgebench.errors import EdgebenchError, UnknownName
@@ -100,6 +101,15 @@ class StopRuleSettings(_Settings):
     max_runs: int = setting(
         100_000, "Timed runs, at most (caps very fast cells).", flag="--max-runs", ge=1
     )
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> StopRuleSettings:
+        if self.max_runs < self.min_runs:
+            raise ValueError(
+                f"max_runs ({self.max_runs}) is less than min_runs ({self.min_runs}): the timed "
+                "window could never reach its minimum (--max-runs and --min-runs contradict)"
+            )
+        return self
 
 
 class LoadGenSettings(_Settings):
@@ -445,7 +455,7 @@ class GridSettings(_Settings):
             from edgebench.compilers import get_compiler
 
             return [p for p in get_compiler(compiler).precisions if p != "best"]
-        return list(self.precisions)
+        return list(dict.fromkeys(self.precisions))  # a repeated one is measured once
 
     def min_duration_s(self) -> float:
         """A sustained window replaces the stop rule's minimum duration."""

@@ -113,7 +113,12 @@ def key_values(pairs: list[str], flag: str = "--option") -> dict[str, str]:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"{flag} takes KEY=VALUE, not '{pair}'")
-        options[key.strip()] = text.strip()
+        key, text = key.strip(), text.strip()
+        if options.get(key, text) != text:
+            raise UsageError(
+                f"{flag} {key} is given twice, as {options[key]!r} and {text!r}: give it once"
+            )
+        options[key] = text
     return options
 
 

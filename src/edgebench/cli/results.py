@@ -146,6 +146,7 @@ def compare(
         compare_cells,
         comparison_table,
         gate_lines,
+        other_content,
         parse_fail_on,
         to_records,
     )
@@ -161,7 +162,10 @@ def compare(
         cells_b = latest_cells(store.cells(run_b))
     comparison = compare_cells(cells_a, cells_b, rules, alpha, strict)
     if not comparison.pairs and not comparison.newly_failed:
-        raise UsageError(f"runs {run_a} and {run_b} have no cells in common")
+        why = "; ".join(other_content(comparison, run_a, run_b))
+        raise UsageError(
+            f"runs {run_a} and {run_b} have no cells in common" + (f" ({why})" if why else "")
+        )
     if as_json:
         print(dumps(to_records(comparison)))
     else:

@@ -21,7 +21,7 @@ from edgebench.cache import (
     ArtifactCache,
     CacheEntry,
     cache_key,
-    content_hash,
+    model_file_digest,
     size_on_disk,
 )
 from edgebench.compilers import Compiler
@@ -337,31 +337,11 @@ def _host_key(compiler: Compiler) -> dict[str, Any] | None:
     }
 
 
-_CONTENT: dict[tuple[str, int, int, int], str] = {}
-
-
-def _content_of(path: Path) -> str:
-    """The content hash of a user's model file or folder, hashed once per process for as
-    long as its size and newest times stay the same (the change time too: a write moves it
-    even where the modification time is put back)."""
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    stats = [p.stat() for p in files]
-    memo = (
-        str(path.resolve()),
-        sum(s.st_size for s in stats),
-        max((s.st_mtime_ns for s in stats), default=0),
-        max((s.st_ctime_ns for s in stats), default=0),
-    )
-    if memo not in _CONTENT:
-        _CONTENT[memo] = content_hash(path)
-    return _CONTENT[memo]
-
-
 def source_key(model: ModelSpec, weights: ResolvedWeights) -> str:
     if model.path is not None:
         # By content, not by path and time: a folder replaced in place (a new SavedModel
         # with the same sizes) is a new model, and a copy elsewhere is the same one.
-        return cache_key({"content": _content_of(Path(model.path))})
+        return cache_key({"content": model_file_digest(Path(model.path))})
     return cache_key(
         {
             "zoo": model.name,

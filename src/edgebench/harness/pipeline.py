@@ -145,6 +145,7 @@ class CellPipeline:
             options=spec.options,
             packages=spec.compiler.packages,
             scenario=self.settings.scenario,
+            model_digest=spec.model.spec.digest,
         )
 
     # --- the stages --------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from edgebench.accuracy.evaluation import (
     load_outputs,
     score,
 )
-from edgebench.cache import cache_key
+from edgebench.cache import cache_key, model_file_digest
 from edgebench.compilers import get_compiler
 from edgebench.compilers.base import Compiler
 from edgebench.conversion.routes import NoRoute, Plan
@@ -61,6 +61,8 @@ class PreparedModel:
     reference_outputs: list[Any] | None = None
     reference_accuracy: dict[str, Any] | None = None
     reference_error: str | None = None
+    given_as: str = ""  # the --model entry it came from
+    also_given_as: list[str] = field(default_factory=list)  # other entries of the same model
 
     @property
     def random_zoo_weights(self) -> bool:
@@ -70,12 +72,20 @@ class PreparedModel:
 
 def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]:
     """Resolves every model and its weights, then reads the data; raises on bad input."""
-    prepared = []
+    prepared: list[PreparedModel] = []
+    seen: dict[str, PreparedModel] = {}  # by zoo name, or by a model file's content
     for name in settings.models:
         spec = resolve_model(name)
         if name.startswith(corpus.PREFIX):  # fetched once into the cache, checked by sha256
             corpus.fetch(corpus.get(name), settings.cache_dir)
             spec = replace(spec, path=str(corpus.path_of(corpus.get(name), settings.cache_dir)))
+        if spec.path is not None:
+            spec = replace(spec, digest=model_file_digest(Path(spec.path))[:16])
+        same = seen.get(spec.digest or spec.name)
+        if same is not None:  # given twice (the runner warns), or one file under two names
+            if name not in (same.given_as, *same.also_given_as):
+                same.also_given_as.append(name)
+            continue
         if spec.path is not None:
             spec = _inspect(spec, settings, workdir, _own_shape(name, settings))
             weights = ResolvedWeights(f"file:{Path(spec.path or name).name}", None)
@@ -85,7 +95,8 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
             weights = resolve_weights(
                 spec, _weights_name(spec, settings.weights), settings.cache_dir
             )
-        prepared.append(PreparedModel(spec, weights))
+        prepared.append(PreparedModel(spec, weights, given_as=name))
+        seen[spec.digest or spec.name] = prepared[-1]
     _prepare_data(settings, prepared, workdir)
     return prepared
 
@@ -93,7 +104,14 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
 def model_notes(models: list[PreparedModel]) -> list[str]:
     """What edgebench read from each model file: its inputs and, for an image input, the
     layout it feeds (datasets are resized and laid out to match)."""
-    return [pm.spec.describe_inputs() for pm in models if pm.spec.path is not None]
+    notes = [pm.spec.describe_inputs() for pm in models if pm.spec.path is not None]
+    for pm in models:
+        if pm.also_given_as:
+            notes.append(
+                f"{', '.join(pm.also_given_as)}: the same file as {pm.given_as} (same content): "
+                "measured once"
+            )
+    return notes
 
 
 def _weights_name(spec: ModelSpec, requested: str) -> str:

@@ -46,6 +46,7 @@ class CellIdentity:
     options: dict[str, Any]
     packages: tuple[str, ...]
     scenario: str | None = None
+    model_digest: str | None = None  # a model file's content
 
 
 def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
@@ -70,6 +71,7 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         options=dict(i.options),
         loadgen={"scenario": i.scenario} if i.scenario else None,
         warnings=list(outcome.warnings),
+        model_digest=i.model_digest,
     )
     _conversion(cell, outcome)
     if outcome.measured is not None:

@@ -10,6 +10,7 @@ every finished cell is handed to `on_cell` (the store) at once.
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,16 @@ class Runner:
                     f"'{name}' is a zoo model and also a folder here: measuring the zoo model "
                     f"(write ./{name} for the folder)"
                 )
-        repeated = sorted({b for b in s.batch_sizes if s.batch_sizes.count(b) > 1})
-        if repeated:
-            notes.append(f"batch size {', '.join(map(str, repeated))} given twice: measured once")
+        for what, values in (
+            ("model", s.models),
+            ("compiler", s.compilers),
+            ("precision", s.precisions),
+            ("batch size", s.batch_sizes),
+            ("target", s.targets),
+        ):
+            repeated = [str(v) for v, n in Counter(values).items() if n > 1]
+            if repeated:
+                notes.append(f"{what} {', '.join(repeated)} given twice: measured once")
         return notes
 
     def cells(self, models: list[PreparedModel]) -> Iterator[CellSpec]:
@@ -112,7 +120,8 @@ class Runner:
                 options = compiler.options(s.options)
                 for precision in s.precisions_of(name):
                     for batch in dict.fromkeys(s.batch_sizes):  # in order, each once
-                        key = (pm.spec.name, pm.weights.name, name, precision, batch, s.threads)
+                        key = (pm.spec.name, pm.weights.name, name, precision, batch, s.threads,
+                               pm.spec.digest)  # fmt: skip
                         for where, target in self.targets.items():  # one artifact, each target
                             done = (*key, s.scenario, where, options_key(options))
                             if done not in self.completed:

@@ -47,6 +47,7 @@ class ModelSpec:
             detector's in-graph NMS runs once per image).
         description: one line for `edgebench list`.
         requires: Python modules needed to materialize the model.
+        digest: a model file's content digest (None for the zoo).
     """
 
     name: str
@@ -69,6 +70,9 @@ class ModelSpec:
     # writing a torch.export program; it takes PyTorch checkpoints or random weights.
     torch_builder: str | None = None
     torch_builder_kwargs: dict[str, Any] = field(default_factory=dict)
+    # A model file's content digest (cache.model_file_digest, 16 hex digits): what tells two
+    # files of one name apart in cells, reports, compare and resume; None for a zoo model.
+    digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgebench.errors import UsageError
-from edgebench.results import CellResult
+from edgebench.results import CellResult, distinct_models
 
 METRICS = ("p50", "p90", "p99", "mean", "throughput")
 MIN_SAMPLES = 5  # fewer raw samples than this on either side: judge by the CIs instead
@@ -171,9 +171,11 @@ def compare_cells(
     """Matches the two runs' cells and judges each difference (the last row of a cell wins).
 
     A cell measured above the noise threshold on either side cannot fail the gate: what it
-    would break is `inconclusive` instead, unless `strict`."""
-    a = {_key(c): c for c in cells_a}
-    b = {_key(c): c for c in cells_b}
+    would break is `inconclusive` instead, unless `strict`. Model files are matched by their
+    content: two files of one name are two models, never compared."""
+    labelled = distinct_models([*cells_a, *cells_b])
+    a = {_key(c): c for c in labelled[: len(cells_a)]}
+    b = {_key(c): c for c in labelled[len(cells_a) :]}
     metrics = list(dict.fromkeys([*(r.metric for r in rules), "p50", "throughput"]))
     pairs, newly_failed = [], []
     for key, ca in a.items():
@@ -316,6 +318,16 @@ def comparison_table(comparison: Comparison, run_a: str, run_b: str) -> Any:
     return t
 
 
+def other_content(comparison: Comparison, run_a: str, run_b: str) -> list[str]:
+    """A line for each model file whose name both runs have but whose content differs."""
+    files_a = {c.model.partition("@")[0] for c in comparison.only_a if c.model_digest}
+    files_b = {c.model.partition("@")[0] for c in comparison.only_b if c.model_digest}
+    return [
+        f"model file {name} has other content in {run_b} than in {run_a}: two models, not compared"
+        for name in sorted(files_a & files_b)
+    ]
+
+
 def gate_lines(
     comparison: Comparison, rules: Sequence[FailRule], run_a: str, run_b: str
 ) -> list[str]:
@@ -338,6 +350,7 @@ def gate_lines(
     if comparison.only_a or comparison.only_b:
         n_a, n_b = len(comparison.only_a), len(comparison.only_b)
         lines.append(f"{n_a} cells only in {run_a}, {n_b} only in {run_b}")
+        lines += [f"note: {note}" for note in other_content(comparison, run_a, run_b)]
     if comparison.failed:
         lines.append(f"failed: significant regressions past {', '.join(str(r) for r in rules)}")
     return lines

@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from edgebench.results import CellResult
+from edgebench.results import CellResult, distinct_models
 
 
 def option_changes(cell: CellResult) -> str | None:
@@ -30,6 +30,7 @@ def option_changes(cell: CellResult) -> str | None:
 COLUMNS = (
     "run_id",
     "model",
+    "model_digest",
     "weights",
     "compiler",
     "precision",
@@ -152,6 +153,7 @@ def rich_table(
     from rich.markup import escape
     from rich.table import Table
 
+    cells = distinct_models(cells)
     columns = _columns(cells)
     dropped: list[str] = []
     names = {c.model: c.model for c in cells}

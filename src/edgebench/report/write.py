@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from edgebench.errors import UsageError
-from edgebench.results import latest_cells
+from edgebench.results import distinct_models, latest_cells
 from edgebench.store import ResultStore
 
 FORMATS = ("html", "md", "csv")
@@ -27,7 +27,9 @@ def write_report(
         raise UsageError(f"--format takes {', '.join(FORMATS)}, not '{fmt}'")
     with ResultStore(db, read_only=True) as store:
         runs = [store.run(r) for r in run_ids]
-        cells = latest_cells(c for r in run_ids for c in store.cells(r, samples=False))
+        cells = distinct_models(
+            latest_cells(c for r in run_ids for c in store.cells(r, samples=False))
+        )
     if not cells:
         raise UsageError(f"{db}: run {', '.join(run_ids)} holds no results to report")
     output = output or Path(f"edgebench-report.{fmt}")

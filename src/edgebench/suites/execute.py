@@ -26,12 +26,19 @@ def completed_keys(store: ResultStore, run_id: str) -> set[tuple[Any, ...]]:
 
 
 def check_resumable(store: ResultStore, run_id: str, suite: Suite) -> None:
-    """A run can be resumed with the suite it was started with (by name)."""
+    """A run can be resumed with the suite it was started with: by name, and by content (a
+    suite of the same name whose grids changed would mix two suites' cells in one run)."""
     info = store.run(run_id)  # StoreError (exit 2) for an unknown id
     stored = (info.config or {}).get("suite") or {}
     if stored.get("name") != suite.name:
         was = f"suite '{stored['name']}'" if stored.get("name") else "`edgebench run`"
         raise UsageError(f"run {run_id} was made by {was}, not suite '{suite.name}'")
+    if stored.get("sha256") and stored["sha256"] != suite.sha256:
+        raise UsageError(
+            f"run {run_id} was made by another version of suite '{suite.name}' (its text "
+            f"differs: sha256 {stored['sha256'][:12]} then, {suite.sha256[:12]} now); resume "
+            "with the suite as it was, or start a new run"
+        )
 
 
 def run_suite(

@@ -130,7 +130,7 @@ class PriorCells:
         """The best-measured earlier cell of this candidate whose window was at least as
         long as `rule` asks, with the same data behind its accuracy; None when there is none."""
         want = (pm.spec.name, pm.weights.name, cand.compiler, cand.precision, cand.batch,
-                cand.threads)  # fmt: skip
+                cand.threads, pm.spec.digest)  # fmt: skip
         data = pm.eval_set.dataset.spec if pm.eval_set is not None else None
         found = [
             c
