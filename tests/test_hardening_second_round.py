@@ -326,3 +326,26 @@ def test_10_a_name_given_twice_is_measured_once_and_said(tmp_path: Path) -> None
     assert len(json.loads(r.stdout)) == 1  # measured twice
     assert "model mobilenet_v2_035_96 given twice: measured once" in r.stderr
     assert "precision fp32 given twice: measured once" in r.stderr
+
+
+# --- 9. another program's database is never written ------------------------------------------
+@pytest.mark.parametrize("pragma", ["application_id = 1234", "user_version = 7"])
+def test_9_an_empty_database_of_another_program_is_never_written(
+    tmp_path: Path, pragma: str
+) -> None:
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA {pragma}")
+    before = db.read_bytes()
+    r = run_cli(*NULL_RUN, "--db", str(db), cwd=tmp_path, env=cli_env(tmp_path / "c"))
+    assert r.returncode == 2 and "another program's" in _error_line(r)
+    assert db.read_bytes() == before  # was turned into an edgebench store
+
+
+def test_9_a_new_store_carries_edgebench_s_application_id(tmp_path: Path) -> None:
+    from edgebench.store import APPLICATION_ID, ResultStore
+
+    with ResultStore(tmp_path / "r.db"):
+        pass
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID

@@ -158,7 +158,7 @@ def test_a_stored_record_of_schema_1_round_trips_unchanged(tmp_path: Path) -> No
         # Every stored field reads back unchanged; fields added since (the target) are empty.
         assert {k: v for k, v in record.items() if k in stored} == stored
         assert all(record[k] is None for k in record.keys() - stored.keys())
-        assert record.keys() - stored.keys() == {"target", "fleet", "io_ms", "tune"}
+        assert record.keys() - stored.keys() == {"target", "fleet", "io_ms", "tune", "model_digest"}
         assert cell.latency_samples_ms == golden["cell"]["samples_json"]
         assert store.run(golden["run"]["run_id"]).config == golden["run"]["config_json"]
         # Written again by this edgebench, it reads back the same.

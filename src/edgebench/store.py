@@ -23,6 +23,9 @@ from edgebench.errors import StoreError
 from edgebench.results import CellResult
 
 SCHEMA_VERSION = 1
+# SQLite's header field for "which program's file is this" (`PRAGMA application_id`): "EbNc".
+# A file that carries another program's id, or a user_version of its own, is never written.
+APPLICATION_ID = 0x45624E63
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -131,14 +134,27 @@ class ResultStore:
         tables = {
             r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
+        app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id not in (0, APPLICATION_ID):
+            raise StoreError(
+                f"{self.path}: another program's database (SQLite application_id "
+                f"{app_id:#x}), not an edgebench store"
+            )
         if not tables:
+            user_version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if self.read_only:
                 raise StoreError(f"{self.path}: an empty file, not an edgebench store")
+            if user_version:
+                raise StoreError(
+                    f"{self.path}: another program's empty database (SQLite user_version "
+                    f"{user_version}), not an edgebench store"
+                )
             with self.conn:
                 self.conn.executescript(_SCHEMA)
                 self.conn.execute(
                     "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             return
         if not {"meta", "runs", "cells"} <= tables:
             shown = ", ".join(sorted(tables)[:5])
