@@ -349,3 +349,13 @@ def test_9_a_new_store_carries_edgebench_s_application_id(tmp_path: Path) -> Non
         pass
     with sqlite3.connect(tmp_path / "r.db") as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+# --- 12. results --runs --json prints JSON ---------------------------------------------------
+def test_12_results_runs_json_is_json(tmp_path: Path) -> None:
+    r = run_cli(*NULL_RUN, "--db", "r.db", cwd=tmp_path, env=cli_env(tmp_path / "c"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_cli("results", "--runs", "--json", "--db", "r.db", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (run,) = json.loads(r.stdout)  # a table before
+    assert run["n_cells"] == 1 and run["run_id"] and run["system"]["hostname"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -36,9 +37,12 @@ def results(
     """Show stored results."""
     from rich.table import Table
 
-    from edgebench.report.table import rich_table, to_json
+    from edgebench.report.table import dumps, rich_table, to_json
 
     with open_store_for_reading(db) as store:
+        if all_runs and as_json:
+            print(dumps([asdict(r) for r in store.runs()]))
+            return
         if all_runs:
             t = Table(title=str(db))
             for col in ("run id", "created", "cells", "edgebench", "commit", "host"):
