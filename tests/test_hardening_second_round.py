@@ -359,3 +359,29 @@ def test_12_results_runs_json_is_json(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     (run,) = json.loads(r.stdout)  # a table before
     assert run["n_cells"] == 1 and run["run_id"] and run["system"]["hostname"]
+
+
+# --- 11. tune's budget is a limit every time --------------------------------------------------
+def test_11_tune_refuses_a_budget_too_small_for_one_candidate_before_any_work() -> None:
+    from edgebench.settings import StopRuleSettings
+    from edgebench.tune.search import BudgetTooSmall, Tuner
+
+    calls = []
+    with pytest.raises(BudgetTooSmall, match="too small for one candidate"):
+        Tuner(lambda *a: calls.append(a), "latency", 0.01, 0.5, StopRuleSettings())  # type: ignore[arg-type, return-value]
+    assert not calls
+
+
+def test_11_a_candidate_that_runs_long_is_stopped_when_the_budget_is_spent(
+    tmp_path: Path,
+) -> None:
+    """A candidate could run a minute past any budget (its cell's timeout was at least 60 s):
+    --budget 0.5s right after a refused --budget 1s ran 37 s and printed a winner."""
+    started = time.monotonic()
+    r = run_cli("tune", "--model", "mobilenet_v2_035_96", "--weights", "random", "--compiler",
+                "hang", "--budget", "12s", "--db", "t.db", cwd=tmp_path,
+                env=cli_env(tmp_path / "c", plugins=True), timeout=300)  # fmt: skip
+    took = time.monotonic() - started
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "timed out after 12 s" in r.stderr and "--budget 12 s is too small" in _error_line(r)
+    assert took < 40, took  # 12 s of budget, and the start and preparation around it

@@ -36,6 +36,9 @@ SCREEN = StopRuleSettings(warmup_runs=2, min_runs=10, min_duration_s=0.3)
 LEAD = 1 / 3  # the share of each round that goes on to the next
 MAX_FINALISTS = 4
 SHARES = {"precisions": 0.5, "knobs": 0.8}  # of the budget, at most, before the next round
+# No candidate is measured in less: a worker's start, the model's load and the screening
+# window (`SCREEN`) take seconds even with every conversion cached.
+MIN_BUDGET_S = 10.0
 
 
 class BudgetTooSmall(UsageError):
@@ -308,6 +311,12 @@ class Tuner:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_objective(objective)
+        if budget_s < MIN_BUDGET_S:
+            raise BudgetTooSmall(
+                f"--budget {_duration(budget_s)} is too small for one candidate: each takes "
+                f"at least {MIN_BUDGET_S:g} s here (a worker's start, the model's load, a "
+                f"{SCREEN.min_duration_s:g} s window); give --budget {MIN_BUDGET_S:g}s or more"
+            )
         self.measure, self.full, self.on_progress, self.clock = measure, full, on_progress, clock
         self.screen = SCREEN.model_copy(update={"max_runs": full.max_runs})
         self.result = TuneResult(objective, max_drop, budget_s)
@@ -337,6 +346,12 @@ class Tuner:
         todo = [c for c in dict.fromkeys(candidates) if c not in self._screened or name == "full"]
         done: list[Trial] = []
         for i, cand in enumerate(todo):
+            if self.spent() >= r.budget_s:  # a limit every time, whatever was reused
+                r.notes.append(
+                    f"{name} round: the budget was spent after {i} of {len(todo)} candidates; "
+                    "raise --budget to measure them all"
+                )
+                break
             estimate = statistics.median(self._durations) if self._durations else 0.0
             if self._durations and self.spent() + estimate > r.budget_s * share:
                 r.notes.append(
@@ -462,6 +477,7 @@ def parse_drop(text: str) -> float:
 
 
 __all__ = [
+    "MIN_BUDGET_S",
     "OBJECTIVES",
     "SCREEN",
     "BudgetTooSmall",

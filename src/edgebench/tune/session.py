@@ -218,9 +218,8 @@ def run_tune(
                         update={
                             "threads": cand.threads,
                             "stop_rule": rule,
-                            # a candidate may not run past the budget (a conversion, once
-                            # built, stays in the cache for the next tune)
-                            "cell_timeout_s": max(60.0, min(settings.cell_timeout_s, left_s)),
+                            # a candidate may not run past the budget: the budget is a limit
+                            "cell_timeout_s": max(1.0, min(settings.cell_timeout_s, left_s)),
                         }
                     )
                     runner.builder.timeout_s = grid.cell_timeout_s
