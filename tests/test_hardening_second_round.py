@@ -385,3 +385,50 @@ def test_11_a_candidate_that_runs_long_is_stopped_when_the_budget_is_spent(
     assert r.returncode == 2, r.stderr[-2000:]
     assert "timed out after 12 s" in r.stderr and "--budget 12 s is too small" in _error_line(r)
     assert took < 40, took  # 12 s of budget, and the start and preparation around it
+
+
+# --- 13. an adb server edgebench started is stopped -------------------------------------------
+def _adb_servers() -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"adb") and b"fork-server" in cmd:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture()
+def adb_client() -> str:
+    import shutil
+
+    from support.host import apt_install
+
+    if shutil.which("adb") is None:
+        try:
+            apt_install(["adb"])
+        except RuntimeError as exc:
+            pytest.skip(f"no adb here: {str(exc).splitlines()[0]}")
+    adb = shutil.which("adb")
+    assert adb is not None
+    subprocess.run([adb, "kill-server"], capture_output=True, timeout=30)
+    return adb
+
+
+def test_13_an_adb_target_without_a_device_leaves_no_adb_server(
+    tmp_path: Path, adb_client: str
+) -> None:
+    env = cli_env(HOME=str(tmp_path), ANDROID_ADB_SERVER_PORT="15037")
+    r = run_cli("target", "check", "adb://nosuchdevice", cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 1 and "unreachable" in _error_line(r)
+    assert not _adb_servers()  # `adb -L tcp:5037 fork-server server` stayed, parent 1
+    # One that was already running is the user's: it stays.
+    subprocess.run([adb_client, "start-server"], env=env, capture_output=True, timeout=60)
+    try:
+        assert _adb_servers()
+        r = run_cli("target", "check", "adb://nosuchdevice", cwd=tmp_path, env=env, timeout=120)
+        assert r.returncode == 1 and _adb_servers()
+    finally:
+        subprocess.run([adb_client, "kill-server"], env=env, capture_output=True, timeout=30)

@@ -37,7 +37,9 @@ def target_add(
 
     if key is not None and not key.expanduser().is_file():
         raise UsageError(f"--key {key}: no such file")
-    add_target(name, url, python=python, workdir=workdir, key=str(key) if key else None)
+    # kept absolute: a relative key would be looked for wherever edgebench runs next
+    key_path = str(key.expanduser().resolve()) if key else None
+    add_target(name, url, python=python, workdir=workdir, key=key_path)
     err.print(f"target {name}: {url} (in {targets_file()})", soft_wrap=True)
 
 

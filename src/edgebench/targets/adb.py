@@ -9,8 +9,11 @@ Battery current and voltage are read from sysfs where the device lets a shell re
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -35,11 +38,14 @@ class AdbTarget(RemoteTarget):
             )
         self.serial = serial
         super().__init__(name, f"adb://{serial}", python or "python3", workdir or DEFAULT_WORKDIR)
+        self._started_server: bool | None = None  # None: no adb command run yet
 
     def _adb(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
         adb = shutil.which("adb")
         if adb is None:
             raise TargetError("the adb client is not installed (apt-get install adb)")
+        if self._started_server is None:  # the first command starts a server if none runs
+            self._started_server = not adb_server_running()
         try:
             return subprocess.run(
                 [adb, "-s", self.serial, *args],
@@ -75,6 +81,32 @@ class AdbTarget(RemoteTarget):
         done = self._adb("pull", remote, str(local), timeout_s=600)
         if done.returncode != 0:
             raise OSError(f"adb pull of {shlex.quote(remote)} failed: {done.stderr.strip()}")
+
+    def close(self) -> None:
+        """Stops the adb server if this target's first command started it (`adb` leaves its
+        `fork-server` running otherwise, a child of init); one that already ran is left be."""
+        adb = shutil.which("adb")
+        if self._started_server and adb is not None:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run([adb, "kill-server"], capture_output=True, timeout=15)
+        self._started_server = None
+
+
+def adb_server_port() -> int:
+    try:
+        return int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
+    except ValueError:
+        return 5037
+
+
+def adb_server_running() -> bool:
+    """Whether an adb server listens on this host (its port, 5037 unless the environment
+    says otherwise)."""
+    try:
+        with socket.create_connection(("127.0.0.1", adb_server_port()), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 __all__ = ["DEFAULT_WORKDIR", "AdbTarget"]
