@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -432,3 +434,46 @@ def test_13_an_adb_target_without_a_device_leaves_no_adb_server(
         assert r.returncode == 1 and _adb_servers()
     finally:
         subprocess.run([adb_client, "kill-server"], env=env, capture_output=True, timeout=30)
+
+
+# --- 14. SIGHUP stops a run as SIGTERM does ---------------------------------------------------
+def test_14_sighup_stops_like_sigterm_and_leaves_nothing(tmp_path: Path) -> None:
+    from test_hardening import HANG, _start, _stored, _wait_for, _workers
+
+    (tmp_path / "tmp").mkdir()
+    proc = _start(tmp_path, *HANG)
+    assert _wait_for(lambda: _stored(tmp_path / "r.db") == 1)  # the null cell is in
+    assert _wait_for(lambda: bool(_workers(tmp_path)))
+    proc.send_signal(signal.SIGHUP)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 129, stderr  # exited 129 with no message
+    assert "interrupted: 1 cells kept in r.db" in stderr and "Traceback" not in stderr
+    assert _wait_for(lambda: not _workers(tmp_path), 5)
+    assert list((tmp_path / "tmp").iterdir()) == []  # /tmp/edgebench-PID-* was left
+
+
+@pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGTERM, 143, "terminated"),
+                                                    (signal.SIGHUP, 129, "hung up")])  # fmt: skip
+def test_18_a_signal_to_a_busy_command_outside_a_run_says_so(
+    tmp_path: Path, sig: int, code: int, said: str
+) -> None:
+    """SIGTERM to a busy `suite check` exited 130 with nothing printed, as if Ctrl-C: here a
+    `target check` waiting on a host that accepts and never answers."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgebench", "target", "check", f"ssh://x@127.0.0.1:{port}"],
+            cwd=tmp_path, env=cli_env(EDGEBENCH_CONFIG=str(tmp_path / "cfg")),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        conn, _ = silent.accept()  # it is connected, waiting for a banner
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+        conn.close()
+    assert proc.returncode == code, stderr
+    assert stderr.strip().splitlines()[-1] == said and "Traceback" not in stderr

@@ -25,25 +25,51 @@ from edgebench.settings import GridSettings
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (what `timeout`, CI cancellation and `docker stop` send), raised where the
-    program is, so it stops the way Ctrl-C does: workers killed, scratch removed, cells kept."""
+    """SIGTERM (what `timeout`, CI cancellation and `docker stop` send) or SIGHUP (a closed
+    terminal, a dropped SSH session), raised where the program is, so it stops the way Ctrl-C
+    does: workers killed, scratch removed, cells kept."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def said(self) -> str:
+        return "hung up" if self.signum == signal.SIGHUP else "terminated"
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_received: list[int] = []  # the stop signals this process got, in order
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
+    _received.append(signum)
+    raise Terminated(signum)
 
 
 def stop_on_sigterm() -> None:
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    """SIGTERM and SIGHUP stop the program as Ctrl-C does (see `Terminated`)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_terminated)
+
+
+def received_signal() -> int | None:
+    """The first stop signal this process got, if any."""
+    return _received[0] if _received else None
+
+
+def interrupt_exit_code(cause: BaseException | None) -> int:
+    """128 + the signal's number, as a shell reports a process a signal stopped."""
+    return 128 + cause.signum if isinstance(cause, Terminated) else 130
 
 
 class GridInterrupted(EdgebenchError):
-    """A run stopped by Ctrl-C or SIGTERM; `kept` cells are in the store."""
+    """A run stopped by Ctrl-C, SIGTERM or SIGHUP; `kept` cells are in the store."""
 
-    def __init__(self, run_id: str, kept: int, terminated: bool) -> None:
+    def __init__(self, run_id: str, kept: int, cause: BaseException | None = None) -> None:
         super().__init__(f"interrupted: {kept} cells kept (run {run_id})")
         self.run_id, self.kept = run_id, kept
-        self.exit_code = 143 if terminated else 130
+        self.exit_code = interrupt_exit_code(cause)
 
 
 def run_grid(
@@ -93,7 +119,7 @@ def run_grid(
                 runner.run(models)
         except KeyboardInterrupt as exc:
             store.drop_run_if_empty(run_id)
-            raise GridInterrupted(run_id, len(cells), isinstance(exc, Terminated)) from None
+            raise GridInterrupted(run_id, len(cells), exc) from None
         except EdgebenchError:  # bad input found by the references: no empty run is kept
             store.drop_run_if_empty(run_id)
             raise
@@ -105,4 +131,12 @@ def run_settings(**values: Any) -> GridSettings:
     return GridSettings.model_validate(values)
 
 
-__all__ = ["GridInterrupted", "Terminated", "run_grid", "run_settings", "stop_on_sigterm"]
+__all__ = [
+    "GridInterrupted",
+    "Terminated",
+    "interrupt_exit_code",
+    "received_signal",
+    "run_grid",
+    "run_settings",
+    "stop_on_sigterm",
+]

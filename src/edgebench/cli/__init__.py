@@ -62,7 +62,7 @@ def main() -> None:
     pass through it and are printed here as one line, never as a traceback. SIGTERM stops a
     run the way Ctrl-C does (api.stop_on_sigterm).
     """
-    from edgebench.api import Terminated, stop_on_sigterm
+    from edgebench.api import Terminated, interrupt_exit_code, received_signal, stop_on_sigterm
 
     stop_on_sigterm()
     try:
@@ -72,5 +72,14 @@ def main() -> None:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
-        err.print("terminated" if isinstance(exc, Terminated) else "interrupted")
-        sys.exit(143 if isinstance(exc, Terminated) else 130)
+        err.print(exc.said if isinstance(exc, Terminated) else "interrupted")
+        sys.exit(interrupt_exit_code(exc))
+    except SystemExit as exc:
+        # Typer ends a command that a KeyboardInterrupt reached with exit 130 and no word: a
+        # SIGTERM or SIGHUP to `suite check` or `target check` read as Ctrl-C, silently.
+        signum = received_signal()
+        if exc.code == 130:
+            stop = Terminated(signum) if signum is not None else None
+            err.print(stop.said if stop is not None else "interrupted")
+            sys.exit(interrupt_exit_code(stop))
+        raise

@@ -68,7 +68,7 @@ def run_suite(
     Raises:
         GridInterrupted: Ctrl-C or SIGTERM; every finished cell is stored.
     """
-    from edgebench.api import GridInterrupted, Terminated
+    from edgebench.api import GridInterrupted
     from edgebench.store import ResultStore, check_writable, new_run_id
 
     check_writable(db)
@@ -90,7 +90,7 @@ def run_suite(
             except KeyboardInterrupt as exc:
                 if resume is None:
                     store.drop_run_if_empty(run_id)
-                raise GridInterrupted(run_id, len(kept), isinstance(exc, Terminated)) from None
+                raise GridInterrupted(run_id, len(kept), exc) from None
             except EdgebenchError:  # bad input found by the references: no empty run is kept
                 if resume is None:
                     store.drop_run_if_empty(run_id)

@@ -171,7 +171,7 @@ def run_tune(
         GridInterrupted: Ctrl-C or SIGTERM; every measured cell is stored.
     """
     from edgebench import __version__
-    from edgebench.api import GridInterrupted, Terminated
+    from edgebench.api import GridInterrupted
     from edgebench.harness.pipeline import CellPipeline, CellSpec
     from edgebench.harness.runner import Runner
     from edgebench.store import ResultStore, check_writable, new_run_id
@@ -246,7 +246,7 @@ def run_tune(
             raise BudgetTooSmall(f"{exc} (its cell is stored in run {run_id})") from None
         except KeyboardInterrupt as exc:
             store.drop_run_if_empty(run_id)
-            raise GridInterrupted(run_id, kept, isinstance(exc, Terminated)) from None
+            raise GridInterrupted(run_id, kept, exc) from None
         except BaseException:
             store.drop_run_if_empty(run_id)
             raise
