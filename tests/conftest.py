@@ -145,6 +145,20 @@ def loopback_sshd() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def sshd_without_sftp() -> Iterator[Any]:
+    """The same loopback sshd with no SFTP subsystem, as Dropbear and BusyBox boards."""
+    from support.sshd import LoopbackSshd, ensure_openssh
+
+    try:
+        ensure_openssh()
+        server = LoopbackSshd(sftp=False).start()
+    except RuntimeError as exc:
+        pytest.skip(f"no sshd on loopback here: {str(exc).splitlines()[0]}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def arm64_board() -> Iterator[Any]:
     """An emulated arm64 Debian board (qemu-user, binfmt_misc) with its own sshd on 127.0.0.1.
     The root file system is built once (about 40 s) and cached in ~/.cache/edgebench-test."""

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -477,3 +478,27 @@ def test_18_a_signal_to_a_busy_command_outside_a_run_says_so(
         conn.close()
     assert proc.returncode == code, stderr
     assert stderr.strip().splitlines()[-1] == said and "Traceback" not in stderr
+
+
+# --- 15. a target without SFTP -----------------------------------------------------------------
+@pytest.mark.tflite
+def test_15_a_target_without_sftp_copies_over_the_exec_channel_and_says_so(
+    tmp_path: Path, shared_cache: Path, sshd_without_sftp: Any
+) -> None:
+    server = sshd_without_sftp
+    env = cli_env(shared_cache, EDGEBENCH_CONFIG=str(tmp_path / "config"))
+    r = run_cli("target", "add", "ebt", server.url, "--key", str(server.key_path),
+                "--workdir", str(tmp_path / "device"), "--python", sys.executable,
+                cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = run_cli("target", "check", "ebt", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr  # ConnectionError: copy to ebt failed (Channel closed.)
+    assert "copies      exec (the server has no SFTP subsystem)" in r.stdout
+    r = run_cli("run", "--model", "mobilenet_v2_035_96", "--weights", "random", "--compiler",
+                "tflite", "--target", "ebt", "--min-duration", "0.2", "--json", "--db", "r.db",
+                cwd=tmp_path, env=env, timeout=900)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "ok", cell["error"]
+    assert cell["target"]["copy_via"] == "exec (the server has no SFTP subsystem)"
+    assert cell["fidelity"]["top1_agreement"] == 1.0  # the outputs came back whole

@@ -140,11 +140,13 @@ class LoopbackSshd(SshTarget):
 
     Args:
         start_timeout: Seconds to wait for sshd's banner.
+        sftp: Whether it offers the SFTP subsystem (Dropbear and BusyBox boards often do not).
     """
 
-    def __init__(self, start_timeout: float = 10.0) -> None:
+    def __init__(self, start_timeout: float = 10.0, sftp: bool = True) -> None:
         # The effective user, not $USER (which su or sudo may leave pointing at someone else).
         self.user, self._timeout = pwd.getpwuid(os.geteuid()).pw_name, start_timeout
+        self.sftp = sftp
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
@@ -194,9 +196,9 @@ class LoopbackSshd(SshTarget):
             f"ListenAddress {LOOPBACK}\nPort {self.port}\nHostKey {d / 'host_ed25519'}\n"
             f"AuthorizedKeysFile {d / 'authorized_keys'}\nPidFile {d / 'sshd.pid'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nUsePAM no\nSubsystem sftp internal-sftp\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\n"
             # StrictModes would refuse keys in a temp dir or a home not owned by the user.
-            "StrictModes no\n"
+            "StrictModes no\n" + ("Subsystem sftp internal-sftp\n" if self.sftp else "")
         )
 
     def stop(self) -> None:

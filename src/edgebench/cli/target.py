@@ -86,6 +86,7 @@ def _device_lines(info: Any) -> list[str]:
         f"Python      {d.get('python')} ({d.get('python_path')})",
         f"runtimes    {runtimes}",
         f"meters      {meters}",
+        f"copies      {info.copy_via or '-'}",
     ]
 
 

@@ -39,6 +39,7 @@ class AdbTarget(RemoteTarget):
         self.serial = serial
         super().__init__(name, f"adb://{serial}", python or "python3", workdir or DEFAULT_WORKDIR)
         self._started_server: bool | None = None  # None: no adb command run yet
+        self.copy_via = "adb push"
 
     def _adb(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
         adb = shutil.which("adb")

@@ -53,6 +53,7 @@ class TargetInfo:
     kind: str
     address: str  # the URL without any secret
     device: dict[str, Any] = field(default_factory=dict)  # targets/device.py device_info()
+    copy_via: str = ""  # how files reach it: sftp, exec (no SFTP subsystem), adb push
 
     @property
     def emulated(self) -> bool:
@@ -77,6 +78,8 @@ class TargetInfo:
         }
         if costs is not None:
             data["costs"] = costs.as_dict()
+        if self.copy_via:
+            data["copy_via"] = self.copy_via
         return data
 
 
@@ -121,6 +124,7 @@ class RemoteTarget(Target):
         self._agent: str | None = None
         self._costs = RemoteCosts()
         self._connect_s = 0.0  # connecting time not yet counted to a cell
+        self.copy_via = "?"  # how files are copied there, once one was
 
     # --- the transport ------------------------------------------------------------------
     @abstractmethod
@@ -138,6 +142,10 @@ class RemoteTarget(Target):
     @abstractmethod
     def get(self, remote: str, local: Path) -> None:
         """Copies one file back."""
+
+    def copy_method(self) -> str:
+        """How files are copied there (`copy_via`, found out when first needed)."""
+        return self.copy_via
 
     # --- the flow -------------------------------------------------------------------------
     def last_costs(self) -> RemoteCosts | None:
@@ -166,7 +174,9 @@ class RemoteTarget(Target):
             rc, out, err = self.run(f"{shlex.quote(self.python)} -c {shlex.quote(code)}", 120)
             if rc != 0:
                 raise TargetError(f"target {self.name}: its Python cannot run: {_tail(err)}")
-            self._info = TargetInfo(self.name, self.kind, self.address, json.loads(out))
+            self._info = TargetInfo(
+                self.name, self.kind, self.address, json.loads(out), self.copy_method()
+            )
         return self._info
 
     def agent(self) -> str:

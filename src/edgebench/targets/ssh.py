@@ -9,6 +9,7 @@ changes later is refused. Passwords are never taken: edgebench stores and prints
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -138,16 +139,34 @@ class SshTarget(RemoteTarget):
         return code, out.decode(errors="replace"), err.decode(errors="replace")
 
     def _sftp_client(self) -> Any:
+        """The SFTP session, or None where the server has no SFTP subsystem (Dropbear and
+        BusyBox boards often have none): files then go over the exec channel, as Ansible and
+        rsync do."""
+        import paramiko
+
         self.connect()
         if self._sftp is None:
-            self._sftp = self._client.open_sftp()
-        return self._sftp
+            try:
+                self._sftp = self._client.open_sftp()
+                self.copy_via = "sftp"
+            except (paramiko.SSHException, EOFError):  # "Channel closed." without a subsystem
+                self._sftp = False
+                self.copy_via = "exec (the server has no SFTP subsystem)"
+        return self._sftp or None
+
+    def copy_method(self) -> str:
+        self._sftp_client()
+        return self.copy_via
 
     def put(self, local: Path, remote: str) -> None:
         import paramiko
 
         try:
-            self._sftp_client().put(str(local), remote)
+            sftp = self._sftp_client()
+            if sftp is not None:
+                sftp.put(str(local), remote)
+            else:
+                self._exec_copy(f"cat > {shlex.quote(remote)}", send=local)
         except paramiko.SSHException as exc:
             raise ConnectionError(f"copy to {self.name} failed ({exc})") from None
         except OSError as exc:
@@ -157,9 +176,42 @@ class SshTarget(RemoteTarget):
         import paramiko
 
         try:
-            self._sftp_client().get(remote, str(local))
+            sftp = self._sftp_client()
+            if sftp is not None:
+                sftp.get(remote, str(local))
+            else:
+                self._exec_copy(f"cat {shlex.quote(remote)}", receive=local)
         except paramiko.SSHException as exc:
             raise ConnectionError(f"copy from {self.name} failed ({exc})") from None
+
+    def _exec_copy(
+        self, command: str, send: Path | None = None, receive: Path | None = None
+    ) -> None:
+        """Streams a file into `command`'s standard input (`cat > REMOTE`) or out of its
+        standard output (`cat REMOTE`) over an exec channel; OSError when it fails there."""
+        channel = self._client.get_transport().open_session()
+        try:
+            channel.exec_command(command)
+            if send is not None:
+                with open(send, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 16), b""):
+                        channel.sendall(block)
+                channel.shutdown_write()
+            if receive is not None:
+                with open(receive, "wb") as f:
+                    for block in iter(lambda: channel.recv(1 << 16), b""):
+                        f.write(block)
+            code = channel.recv_exit_status()
+            err = bytearray()
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(1 << 16)
+        finally:
+            channel.close()
+        if code != 0:
+            if receive is not None:
+                receive.unlink(missing_ok=True)
+            reason = err.decode(errors="replace").strip() or f"exit code {code}"
+            raise OSError(f"`{command}` failed there: {reason}")
 
     def close(self) -> None:
         if self._client is not None:
