@@ -502,3 +502,125 @@ def test_15_a_target_without_sftp_copies_over_the_exec_channel_and_says_so(
     assert cell["status"] == "ok", cell["error"]
     assert cell["target"]["copy_via"] == "exec (the server has no SFTP subsystem)"
     assert cell["fidelity"]["top1_agreement"] == 1.0  # the outputs came back whole
+
+
+# --- 16. one line, not a traceback ------------------------------------------------------------
+def test_16_a_symlink_loop_as_model_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a.onnx").symlink_to("b.onnx")
+    (tmp_path / "b.onnx").symlink_to("a.onnx")
+    r = run_cli("run", "--model", "a.onnx", "--compiler", "null", "--db", "r.db", cwd=tmp_path)
+    assert r.returncode == 2 and "a loop of symbolic links" in _error_line(r)
+
+
+def test_16_a_cache_folder_that_is_a_file_or_read_only_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    r = run_cli(*NULL_RUN, "--cache-dir", "afile", "--db", "r.db", cwd=tmp_path)
+    assert r.returncode == 2 and "--cache-dir afile: is a file, not a folder" in _error_line(r)
+    r = run_cli(*NULL_RUN, "--db", "r.db", cwd=tmp_path, env=cli_env(tmp_path / "afile"))
+    assert r.returncode == 2 and "EDGEBENCH_CACHE=" in _error_line(r)
+    assert not (tmp_path / "r.db").exists()
+    if os.geteuid() != 0:
+        (tmp_path / "ro").mkdir(mode=0o500)
+        r = run_cli(*NULL_RUN, "--cache-dir", "ro/cache", "--db", "r.db", cwd=tmp_path)
+        assert r.returncode == 2 and "is not writable" in _error_line(r)
+
+
+def test_16_a_config_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    env = cli_env(EDGEBENCH_CONFIG=str(tmp_path / "afile"))
+    for args in (("target", "add", "x", "ssh://pi@127.0.0.1"), ("target", "list")):
+        r = run_cli(*args, cwd=tmp_path, env=env)
+        assert r.returncode == 2 and "EDGEBENCH_CONFIG=" in _error_line(r), args
+
+
+def test_16_a_missing_plugin_module_is_one_line(tmp_path: Path) -> None:
+    r = run_cli(*NULL_RUN, "--db", "r.db", cwd=tmp_path,
+                env=cli_env(EDGEBENCH_PLUGINS="no_such_plugin_module"))  # fmt: skip
+    assert r.returncode == 2
+    assert "EDGEBENCH_PLUGINS names the module 'no_such_plugin_module'" in _error_line(r)
+
+
+def test_16_outputs_on_a_read_only_file_system_are_refused_before_any_work(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root")
+    from test_hardening import _tiny_store
+
+    db = _tiny_store(tmp_path)
+    media = tmp_path / "media"
+    media.mkdir()
+    if subprocess.run(["mount", "--bind", str(media), str(media)]).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(media)], check=True)
+        for args in (
+            ("report", "-o", str(media / "r.html")),
+            ("export", "-o", str(media / "r.json")),
+            ("report", "-o", str(tmp_path / "r.html"), "--figures", str(media / "f")),
+        ):
+            r = run_cli(*args, "--db", str(db), cwd=tmp_path)  # fmt: skip
+            assert r.returncode == 2 and "not writable" in _error_line(r), args
+        r = run_cli(*NULL_RUN, "--report", str(media / "r.html"), "--db", "new.db",
+                    cwd=tmp_path, env=cli_env(tmp_path / "c"))  # fmt: skip
+        assert r.returncode == 2 and "--report" in _error_line(r)
+        assert not (tmp_path / "new.db").exists()  # refused before measuring
+    finally:
+        subprocess.run(["umount", "-l", str(media)], check=False)
+
+
+def test_16_a_fleet_worker_for_an_unknown_target_is_refused_at_once(tmp_path: Path) -> None:
+    env = cli_env(EDGEBENCH_CONFIG=str(tmp_path / "cfg"))
+    started = time.monotonic()
+    r = run_cli("fleet", "worker", "--scheduler", "tcp://127.0.0.1:1", "--target", "nosuchdev",
+                cwd=tmp_path, env=env, timeout=120)  # fmt: skip
+    assert time.monotonic() - started < 15  # 181 lines after 33 s
+    assert r.returncode == 2 and "unknown target 'nosuchdev'" in _error_line(r)
+    r = run_cli("fleet", "worker", "--scheduler", "tcp://127.0.0.1:1", cwd=tmp_path, env=env,
+                timeout=120)  # fmt: skip
+    assert r.returncode == 1 and "no scheduler answers there" in _error_line(r)
+
+
+# --- 17. URL and address arguments are validated when given -----------------------------------
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("ssh://pi@127.0.0.1:abc", "the port must be a number from 1 to 65535"),
+        ("ssh://pi@127.0.0.1:99999", "the port must be a number from 1 to 65535"),
+        ("ssh://pi@", "no host"),
+        ("ssh://pi@exa mple.com", "is not a host name or address"),
+        ("adb://", "adb://SERIAL takes one serial"),
+    ],
+)
+def test_17_a_malformed_target_url_is_refused_when_given(
+    tmp_path: Path, url: str, needle: str
+) -> None:
+    env = cli_env(EDGEBENCH_CONFIG=str(tmp_path / "cfg"))
+    for args in (("target", "add", "t1", url), (*NULL_RUN, "--target", url, "--db", "r.db")):
+        r = run_cli(*args, cwd=tmp_path, env=env)
+        assert r.returncode == 2 and needle in _error_line(r), args
+    assert not (tmp_path / "cfg" / "targets.yaml").exists()
+
+
+# --- 19. a run in which every cell failed exits non-zero; targets before a cluster ------------
+def test_19_suite_run_checks_targets_before_a_cluster_is_started(tmp_path: Path) -> None:
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ngrids:\n  - models: [mobilenet_v2_035_96]\n"
+                     "    compilers: [null]\n    weights: random\n")  # fmt: skip
+    started = time.monotonic()
+    r = run_cli("suite", "run", str(suite), "--cluster", "local:1", "--targets", "local,nosuch",
+                "--db", "r.db", cwd=tmp_path, env=cli_env(EDGEBENCH_CONFIG=str(tmp_path / "c")),
+                timeout=120)  # fmt: skip
+    assert r.returncode == 2 and "unknown target 'nosuch'" in _error_line(r)
+    assert "fleet: scheduler" not in r.stderr and time.monotonic() - started < 15
+
+
+def test_19_a_run_in_which_every_cell_failed_exits_3_and_keeps_its_cells(tmp_path: Path) -> None:
+    r = run_cli("run", "--model", "mobilenet_v2_035_96", "--compiler", "nan-outputs,abort",
+                "--weights", "random", "--min-duration", "0", "--no-fidelity", "--json",
+                "--db", "r.db", cwd=tmp_path, env=cli_env(tmp_path / "c", plugins=True))  # fmt: skip
+    assert r.returncode == 3, r.stderr[-2000:]  # exited 0
+    assert [c["status"] for c in json.loads(r.stdout)] == ["failed", "failed"]
+    assert "no cell was measured: exit 3" in r.stderr
+    r = run_cli("results", "--db", "r.db", "--json", cwd=tmp_path)
+    assert len(json.loads(r.stdout)) == 2

@@ -29,6 +29,30 @@ def default_cache_dir() -> Path:
     return base / "edgebench"
 
 
+def check_cache_dir(path: Path, given: bool = True) -> Path:
+    """Refuses, before any work, a cache folder that is a file or cannot be written (made
+    nowhere: only checked). `given`: the user named it (--cache-dir), else it is the default
+    (EDGEBENCH_CACHE, or the user's cache folder).
+
+    Raises:
+        UsageError: one line naming the folder and how it was chosen.
+    """
+    from edgebench.errors import UsageError
+
+    how = "--cache-dir" if given else (
+        "EDGEBENCH_CACHE=" if os.environ.get("EDGEBENCH_CACHE") else "the cache folder "
+    )  # fmt: skip
+    shown = f"{how}{path}" if how.endswith("=") or how.endswith(" ") else f"{how} {path}"
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{shown}: is a file, not a folder")
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        raise UsageError(f"{shown}: cannot be made ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{shown}: {existing} is not writable")
+    return path
+
+
 def cache_key(parts: dict[str, Any]) -> str:
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]

@@ -422,6 +422,16 @@ class GridSettings(_Settings):
             meter_argv(value)  # its ValueError names what is wrong
         return value
 
+    @model_validator(mode="after")
+    def _usable_cache_dir(self) -> GridSettings:
+        from edgebench.cache import check_cache_dir
+
+        try:
+            check_cache_dir(self.cache_dir, given="cache_dir" in self.model_fields_set)
+        except EdgebenchError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
     @field_validator("scenario")
     @classmethod
     def _loadgen_installed(cls, value: str | None) -> str | None:

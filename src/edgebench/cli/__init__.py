@@ -71,6 +71,10 @@ def main() -> None:
         # Plain print: one line, never wrapped or styled, easy to grep in a CI log.
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a full disk, a read-only file system found only while writing
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt as exc:
         err.print(exc.said if isinstance(exc, Terminated) else "interrupted")
         sys.exit(interrupt_exit_code(exc))

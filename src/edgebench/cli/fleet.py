@@ -34,7 +34,9 @@ def fleet_up(
     """Start a Dask cluster on this machine (bound to 127.0.0.1) and keep it up until Ctrl-C;
     its scheduler's address is what `suite run --cluster` and `fleet worker` take."""
     from edgebench.fleet.cluster import check_dask, dashboard, local_cluster, quiet
+    from edgebench.targets.config import check_targets
 
+    check_targets(split(targets))
     check_dask()
     quiet()
     cluster = local_cluster(local, split(targets), tls_files(tls))
@@ -70,9 +72,12 @@ def fleet_worker(
 ) -> None:
     """Serve a device to a fleet: a Dask worker (with its nanny) that measures on TARGET, one
     cell at a time, and converts when --build."""
-    from edgebench.fleet.cluster import check_dask, quiet, worker_resources
+    from edgebench.fleet.cluster import check_dask, check_scheduler, quiet, worker_resources
+    from edgebench.targets.config import check_targets
 
+    check_targets(split(target))  # 181 lines after 33 s, before: the target was never checked
     check_dask()
+    check_scheduler(scheduler)
     quiet()
     from distributed import Nanny
 

@@ -17,6 +17,7 @@ from edgebench.cli.common import (
     JsonOption,
     check_output_file,
     err,
+    exit_if_nothing_measured,
     grid_command,
     new_progress,
     out,
@@ -79,6 +80,7 @@ def _run(settings: Any, db: Path, as_json: bool, report: Path | None) -> None:
     if report is not None:
         path, _ = write_report(db, [run_id], report)
         err.print(f"report written to {path}")
+    exit_if_nothing_measured(cells)
 
 
 def _explain(settings: Any, db: Path, as_json: bool) -> None:

@@ -15,6 +15,7 @@ from edgebench.cli.common import (
     DbOption,
     RunsOption,
     check_output_file,
+    check_output_folder,
     err,
     open_store_for_reading,
     out,
@@ -108,9 +109,8 @@ def report(
     """Write a report from the store: self-contained HTML (figures, tables), Markdown or CSV."""
     from edgebench.report.write import write_report
 
-    check_output_file(output, "--output")
-    if figures is not None and figures.exists() and not figures.is_dir():
-        raise UsageError(f"--figures {figures}: is a file; give a folder")
+    check_output_file(output or Path(f"edgebench-report.{fmt}"), "--output")
+    check_output_folder(figures, "--figures")
     with open_store_for_reading(db) as store:
         run_ids = select_runs(store, run, db)
     path, written = write_report(db, run_ids, output, fmt, figures)

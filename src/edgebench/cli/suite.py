@@ -15,6 +15,7 @@ from edgebench.cli.common import (
     TlsOption,
     check_output_file,
     err,
+    exit_if_nothing_measured,
     fleet_client,
     new_progress,
     out,
@@ -166,3 +167,4 @@ def suite_run(
     if report is not None:
         path, _ = write_report(db, [run_id], report)
         err.print(f"report written to {path}")
+    exit_if_nothing_measured(cells)

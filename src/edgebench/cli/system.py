@@ -25,12 +25,13 @@ def tools_install(
 ) -> None:
     """Install a converter in a venv of its own under the cache (its dependencies conflict
     with edgebench's): onnx2tf carries ONNX models to TensorFlow and TFLite."""
-    from edgebench.cache import default_cache_dir
+    from edgebench.cache import check_cache_dir, default_cache_dir
     from edgebench.conversion.tools import install, tool
 
     t = tool(name)
+    cache = check_cache_dir(default_cache_dir(), given=False)
     out.print(f"installing {t.requirement} (about {t.size}) ...")
-    path = install(name, default_cache_dir())
+    path = install(name, cache)
     out.print(f"{name}: {path}")
 
 

@@ -117,11 +117,12 @@ def target_setup(
 ) -> None:
     """Install the agent's Python there: a venv with numpy and the runtimes, from wheels this
     host downloads for the device (the device needs no internet)."""
-    from edgebench.cache import default_cache_dir
+    from edgebench.cache import check_cache_dir, default_cache_dir
     from edgebench.targets import open_target
     from edgebench.targets.base import RemoteTarget
     from edgebench.targets.setup import setup_target
 
+    cache = check_cache_dir(cache_dir or default_cache_dir(), given=cache_dir is not None)
     target = open_target(name)
     if not isinstance(target, RemoteTarget):
         raise UsageError("local is this host: `make install` sets it up")
@@ -132,7 +133,7 @@ def target_setup(
             report = setup_target(
                 target,
                 split(runtime),
-                cache_dir or default_cache_dir(),
+                cache,
                 lambda s: progress.update(task, description=s),
             )
         finally:

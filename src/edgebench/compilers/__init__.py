@@ -23,7 +23,7 @@ from edgebench.compilers.base import (
     Runtime,
 )
 from edgebench.compilers.registry import COMPILERS, register
-from edgebench.errors import UnknownName
+from edgebench.errors import UnknownName, UsageError
 
 __all__ = [
     "PRECISIONS",
@@ -66,7 +66,13 @@ def _load_plugins() -> None:
     for name in filter(
         None, (m.strip() for m in os.environ.get("EDGEBENCH_PLUGINS", "").split(","))
     ):
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise UsageError(
+                f"EDGEBENCH_PLUGINS names the module {name!r}, which cannot be imported "
+                f"({type(exc).__name__}: {exc}); install it, fix PYTHONPATH, or unset it"
+            ) from None
     for ep in metadata.entry_points(group="edgebench.compilers"):
         ep.load()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,9 @@ def connect(address: str, devices: list[str], tls: TlsFiles | None = None) -> tu
     """A client, and the cluster it started (`local:N`) or None (a scheduler's address)."""
     from distributed import Client
 
+    from edgebench.targets.config import check_targets
+
+    check_targets(devices)  # a misspelt device fails here, not after the cluster started
     check_dask()
     quiet()
     cluster = None
@@ -133,6 +137,30 @@ def connect(address: str, devices: list[str], tls: TlsFiles | None = None) -> tu
             cluster.close()
         raise UsageError(f"--cluster {address}: no scheduler answers ({exc})") from None
     return client, cluster
+
+
+def check_scheduler(address: str, flag: str = "--scheduler") -> None:
+    """A scheduler's address is tcp:// or tls:// with a host and a port, and something
+    listens there (one line otherwise, before a worker starts and retries for half a minute).
+    """
+    from urllib.parse import urlsplit
+
+    from edgebench.errors import EdgebenchError
+
+    parts = urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise UsageError(f"{flag} {address}: give tcp://HOST:PORT or tls://HOST:PORT")
+    try:
+        socket.create_connection((parts.hostname, port), timeout=5).close()
+    except OSError as exc:
+        raise EdgebenchError(
+            f"{flag} {address}: no scheduler answers there ({exc.strerror or exc}); start "
+            "one with `edgebench fleet up`"
+        ) from None
 
 
 def missing_devices(client: Any, devices: list[str]) -> list[str]:

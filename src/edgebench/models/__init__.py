@@ -67,9 +67,13 @@ def resolve_model(name_or_path: str) -> ModelSpec:
         return _corpus_spec(name_or_path)
     if not looks_like_path(name_or_path):
         return get_model(name_or_path)
-    path = Path(name_or_path).expanduser().resolve()
-    if not path.exists():
-        raise ModelLoadError(f"{name_or_path}: no such model file or folder")
+    try:
+        path = Path(name_or_path).expanduser().resolve(strict=True)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{name_or_path}: no such model file or folder") from None
+    except (RuntimeError, OSError) as exc:  # a symbolic link loop, a path too long
+        why = "a loop of symbolic links" if "loop" in str(exc).lower() else str(exc)
+        raise ModelLoadError(f"{name_or_path}: cannot be read ({why})") from None
     fmt = source_format_of(path)
     requires = {
         "keras": ("tensorflow",),

@@ -22,11 +22,17 @@ SCHEMES = ("ssh", "adb")
 
 
 def config_dir() -> Path:
+    """edgebench's own configuration folder (targets.yaml, known_hosts); UsageError when it
+    is a file."""
     env = os.environ.get("EDGEBENCH_CONFIG")
     if env:
-        return Path(env).expanduser()
-    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-    return base / "edgebench"
+        folder, how = Path(env).expanduser(), f"EDGEBENCH_CONFIG={env}"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+        folder, how = base / "edgebench", str(base / "edgebench")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{how}: is a file; edgebench keeps its configuration in a folder")
+    return folder
 
 
 def targets_file() -> Path:
@@ -50,19 +56,60 @@ def load_targets() -> dict[str, dict[str, str]]:
 
 def save_targets(targets: dict[str, dict[str, str]]) -> None:
     path = targets_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(targets, sort_keys=True))
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(yaml.safe_dump(targets, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+
+
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252}[A-Za-z0-9_])?)$")
 
 
 def check_target_url(url: str) -> None:
+    """Refuses, when it is given, a target URL that using it would trip on: a password, a
+    scheme edgebench has no transport for, no host, a host name with spaces, a port that is
+    not a number from 1 to 65535, an empty user or serial (UsageError, exit 2)."""
+    from urllib.parse import urlsplit
+
     check_url(url)
     scheme = url.partition("://")[0]
     if "://" not in url or scheme not in SCHEMES:
         raise UsageError(
             f"target URL '{redact(url)}': give ssh://[user@]host[:port] or adb://SERIAL"
         )
+    shown = redact(url)
+    if scheme == "adb":
+        serial = url.removeprefix("adb://").strip("/")
+        if not serial or any(c.isspace() for c in serial) or "/" in serial:
+            raise UsageError(
+                f"target URL '{shown}': adb://SERIAL takes one serial, as `adb devices` lists"
+            )
+        return
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(
+            f"target URL '{shown}': the port must be a number from 1 to 65535"
+        ) from None
+    if port == 0:
+        raise UsageError(f"target URL '{shown}': the port must be a number from 1 to 65535")
+    host = (
+        parts.netloc.rpartition("@")[2].rsplit(":", 1)[0]
+        if port
+        else parts.netloc.rpartition("@")[2]
+    )
+    if not host:
+        raise UsageError(f"target URL '{shown}': no host; give ssh://[user@]host[:port]")
+    if not _HOST.match(host):
+        raise UsageError(f"target URL '{shown}': '{host}' is not a host name or address")
+    if "@" in parts.netloc and not parts.username:
+        raise UsageError(f"target URL '{shown}': an empty user before '@'")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise UsageError(f"target URL '{shown}': give ssh://[user@]host[:port], with no path")
 
 
 def add_target(name: str, url: str, **extra: str | None) -> dict[str, str]:
@@ -97,6 +144,13 @@ def unknown_target(name: str, targets: dict[str, Any]) -> UsageError:
     )
 
 
+def check_targets(names: list[str]) -> None:
+    """Every target name or URL is known or well formed (UsageError, before any work)."""
+    for name in names:
+        if name != LOCAL:
+            resolve_entry(name)
+
+
 def resolve_entry(name_or_url: str) -> tuple[str, dict[str, str]]:
     """A target's name and entry, from its name in the file or a URL given as it is."""
     if "://" in name_or_url:
@@ -110,6 +164,7 @@ def resolve_entry(name_or_url: str) -> tuple[str, dict[str, str]]:
 
 __all__ = [
     "add_target",
+    "check_targets",
     "check_target_url",
     "config_dir",
     "load_targets",
