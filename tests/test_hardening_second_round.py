@@ -616,9 +616,10 @@ def test_19_suite_run_checks_targets_before_a_cluster_is_started(tmp_path: Path)
 
 
 def test_19_a_run_in_which_every_cell_failed_exits_3_and_keeps_its_cells(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "c", plugins=True)
     r = run_cli("run", "--model", "mobilenet_v2_035_96", "--compiler", "nan-outputs,abort",
                 "--weights", "random", "--min-duration", "0", "--no-fidelity", "--json",
-                "--db", "r.db", cwd=tmp_path, env=cli_env(tmp_path / "c", plugins=True))  # fmt: skip
+                "--db", "r.db", cwd=tmp_path, env=env)  # fmt: skip
     assert r.returncode == 3, r.stderr[-2000:]  # exited 0
     assert [c["status"] for c in json.loads(r.stdout)] == ["failed", "failed"]
     assert "no cell was measured: exit 3" in r.stderr
