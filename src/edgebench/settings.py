@@ -282,7 +282,7 @@ class GridSettings(_Settings):
     fidelity: bool = setting(
         True, "Compare each cell with the FP32 reference.", flag="--fidelity", negatable=True
     )
-    seed: int = setting(0, "Seed of the random inputs.", flag="--seed")
+    seed: int = setting(0, "Seed of the random inputs.", flag="--seed", ge=0, lt=2**32)
     scenario: str | None = setting(
         None,
         "MLPerf LoadGen scenario instead of the harness's loop: single-stream, multi-stream, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgebench.models.torch_checkpoint import load_legacy_state_dict
+from edgebench.models.torch_checkpoint import load_state_dict
 from edgebench.models.torchvision_mobilenet_v2 import load_torch_weights
 
 # (kernel, first stride, expansion, output channels, repeats): EfficientNet-B0's stages.
@@ -66,7 +66,7 @@ def build(out: Path, weights: str | None = None, size: int = 224, num_classes: i
     bindings.append((fc, "_fc"))
     model = keras.Model(inputs, fc(x), name="efficientnet_lite0")
     if weights:
-        load_torch_weights(bindings, load_legacy_state_dict(Path(weights)))
+        load_torch_weights(bindings, load_state_dict(Path(weights)))
     else:
         from edgebench.models.random_init import lively_random_weights
 

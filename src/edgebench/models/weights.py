@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,42 @@ def _search_dirs(cache_dir: Path) -> list[Path]:
     return [cache_dir / "weights", keras_home / "models"]
 
 
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+WEIGHTS_FILES = ".weights.h5 or .h5 (Keras), .keras, or .pth/.pt (PyTorch)"
+
+
+def check_weights_file(path: Path) -> None:
+    """Refuses, before any work, a weights file edgebench cannot read: by its name, then by
+    its first bytes (a PyTorch checkpoint is read through the restricted unpickler: a bad or
+    hostile one stops the run with one line; /etc/passwd failed 30 s later, in conversion).
+
+    Raises:
+        WeightsUnavailable: one line naming the file and what edgebench reads.
+    """
+    name = path.name.lower()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise WeightsUnavailable(f"--weights {path}: cannot be read ({exc.strerror})") from None
+    if name.endswith((".pth", ".pt")):
+        from edgebench.models.torch_checkpoint import load_state_dict
+
+        load_state_dict(path)
+        return
+    if name.endswith((".h5", ".hdf5")):
+        if head != _HDF5_MAGIC:
+            raise WeightsUnavailable(f"--weights {path}: not an HDF5 file (Keras weights)")
+        return
+    if name.endswith(".keras"):
+        if not zipfile.is_zipfile(path):
+            raise WeightsUnavailable(f"--weights {path}: not a .keras archive (a zip file)")
+        return
+    raise WeightsUnavailable(
+        f"--weights {path}: not a weights file; edgebench reads {WEIGHTS_FILES}"
+    )
+
+
 def resolve_weights(model: ModelSpec, weights: str, cache_dir: Path) -> ResolvedWeights:
     """Turns a `--weights` value into a local file, downloading it when it can.
 
@@ -115,12 +152,7 @@ def resolve_weights(model: ModelSpec, weights: str, cache_dir: Path) -> Resolved
         return ResolvedWeights(f"file:{file_digest_short(Path(model.path))}", None)
     candidate = Path(weights).expanduser()
     if candidate.is_file():
-        if candidate.suffix.lower() in (".pth", ".pt"):
-            # Read here, before any work and only through the restricted unpickler: a bad or
-            # hostile checkpoint stops the run with one line.
-            from edgebench.models.torch_checkpoint import load_legacy_state_dict
-
-            load_legacy_state_dict(candidate)
+        check_weights_file(candidate)
         return ResolvedWeights(
             f"file:{candidate.name}:{file_digest_short(candidate)}", str(candidate)
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shlex
 import tempfile
 import time
@@ -312,9 +313,7 @@ class RemoteTarget(Target):
             try:
                 self.get(result_remote, result_file)
             except OSError:
-                raise CellFailure(
-                    f"target {self.name}: the agent exited with code {rc}: {_tail(err)}"
-                ) from None
+                raise CellFailure(f"target {self.name}: {agent_failure(rc, err)}") from None
             self.run(f"rm -f {shlex.quote(job_remote)} {shlex.quote(result_remote)}", 60)
             data = json.loads(result_file.read_text())
         if "error" in data:
@@ -361,9 +360,31 @@ def content_digest(path: Path) -> str:
     return digest
 
 
+# Lines a runtime logs on its own (TFLite's "INFO: Created TensorFlow Lite XNNPACK delegate",
+# glog's "I1204 12:00:00.000 ..."): never the reason a process stopped.
+_LOG_LINE = re.compile(r"^(INFO|WARNING|DEBUG|VERBOSE)\b|^[IWV]\d{4} |^\[?(INFO|WARN)")
+
+
 def _tail(text: str) -> str:
+    """The last line of a process's error output that is not a runtime's own log line."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "no message"
+    told = [ln for ln in lines if not _LOG_LINE.match(ln)]
+    return (told or lines or ["no message"])[-1][:300]
+
+
+def agent_failure(rc: int, err: str) -> str:
+    """Why the agent left no result: killed by a signal (SSH reports -1, a shell 128 + N; the
+    log's last line then says nothing about it), or its exit code and last error line."""
+    import signal
+
+    if rc == -1 or rc > 128:
+        try:
+            name = signal.Signals(rc - 128).name if rc > 128 else "a signal"
+        except ValueError:
+            name = f"signal {rc - 128}"
+        why = " (out of memory?)" if name in ("SIGKILL", "a signal") else ""
+        return f"the agent was killed by {name}{why}"
+    return f"the agent exited with code {rc}: {_tail(err)}"
 
 
 def check_url(url: str) -> None:
