@@ -155,10 +155,14 @@ def test_a_stored_record_of_schema_1_round_trips_unchanged(tmp_path: Path) -> No
     with ResultStore(db) as store:
         (cell,) = store.cells()
         record, stored = cell.to_dict(samples=False), golden["cell"]["record_json"]
-        # Every stored field reads back unchanged; fields added since (the target) are empty.
+        # Every stored field reads back unchanged; fields added since (the target) are empty,
+        # and the accelerator is the CPU every cell of that schema ran on.
         assert {k: v for k, v in record.items() if k in stored} == stored
-        assert all(record[k] is None for k in record.keys() - stored.keys())
-        assert record.keys() - stored.keys() == {"target", "fleet", "io_ms", "tune", "model_digest"}
+        added = record.keys() - stored.keys()
+        assert added == {"target", "fleet", "io_ms", "tune", "model_digest", "accelerator",
+                         "accelerator_info"}  # fmt: skip
+        assert record.pop("accelerator") == "cpu"
+        assert all(record[k] is None for k in added - {"accelerator"})
         assert cell.latency_samples_ms == golden["cell"]["samples_json"]
         assert store.run(golden["run"]["run_id"]).config == golden["run"]["config_json"]
         # Written again by this edgebench, it reads back the same.

@@ -27,6 +27,24 @@ MIN_SNR_DB = {"int8": 10.0, "int8-dynamic": 10.0}
 MIN_SNR_DB_FLOAT = 20.0
 
 
+CellKey = tuple[str, str, str, str, int, int, str | None, str]
+
+
+def cell_key(
+    model: str,
+    weights: str,
+    compiler: str,
+    precision: str,
+    batch_size: int,
+    threads: int,
+    model_digest: str | None,
+    accelerator: str,
+) -> CellKey:
+    """What identifies a cell within a run; CellResult.key() and the runner's own bookkeeping
+    (which cells a resumed run still needs) both build it here."""
+    return (model, weights, compiler, precision, batch_size, threads, model_digest, accelerator)
+
+
 @dataclass
 class CellResult:
     """One measured cell: model x compiler x precision x batch size x threads.
@@ -43,6 +61,8 @@ class CellResult:
     threads: int
     status: Status
     error: str | None = None
+    # What ran the model: cpu, gpu or npu (compilers/base.py ACCELERATORS)
+    accelerator: str = "cpu"
     # Per timed run: the inference alone where the runtime lets the harness copy inputs in
     # and outputs out apart (LiteRT, ONNX Runtime, OpenVINO: then `io_ms` holds the copies),
     # else the whole predict call.
@@ -93,23 +113,28 @@ class CellResult:
     # A model file's content digest (16 hex digits): two files of one name are two models;
     # None for a zoo model
     model_digest: str | None = None
+    # What the accelerator was and what it took, as measured, never assumed: its device
+    # (adapter name and type, `software` for a CPU posing as a GPU or NPU), ops and
+    # partitions it ran, what fell back to the CPU; None for a plain CPU cell
+    accelerator_info: dict[str, Any] | None = None
     latency_samples_ms: list[float] = field(default_factory=list)
 
     @property
     def random_weights(self) -> bool:
         return self.weights == "random"
 
-    def key(self) -> tuple[str, str, str, str, int, int, str | None]:
+    def key(self) -> CellKey:
         """What identifies a cell within a run (a model file by its content too)."""
-        return (
-            self.model,
-            self.weights,
-            self.compiler,
-            self.precision,
-            self.batch_size,
-            self.threads,
-            self.model_digest,
-        )
+        return cell_key(
+            self.model, self.weights, self.compiler, self.precision, self.batch_size,
+            self.threads, self.model_digest, self.accelerator,
+        )  # fmt: skip
+
+    @property
+    def software_device(self) -> bool:
+        """Measured on a software device posing as an accelerator (Mesa's llvmpipe for a
+        GPU, OpenVINO's CPU behind LiteRT's NPU dispatch): never comparable with a real one."""
+        return bool((self.accelerator_info or {}).get("software"))
 
     @property
     def target_name(self) -> str:

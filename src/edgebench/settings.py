@@ -175,6 +175,14 @@ def _check_precision(name: str) -> str:
     return name
 
 
+def _check_accelerator(name: str) -> str:
+    from edgebench.compilers import ACCELERATORS
+
+    if name not in ACCELERATORS:
+        raise ValueError(str(UnknownName("accelerator", name, ACCELERATORS)))
+    return name
+
+
 def _check_dataset(spec: str | None) -> str | None:
     if spec is None:
         return None
@@ -202,6 +210,7 @@ ModelName = Annotated[str, AfterValidator(_check_model)]
 TargetName = Annotated[str, AfterValidator(_check_target)]
 CompilerName = Annotated[str, AfterValidator(_check_compiler)]
 PrecisionName = Annotated[str, AfterValidator(_check_precision)]
+AcceleratorName = Annotated[str, AfterValidator(_check_accelerator)]
 DatasetSpec = Annotated[str | None, AfterValidator(_check_dataset)]
 
 
@@ -235,6 +244,13 @@ class GridSettings(_Settings):
     )
     batch_sizes: list[int] = setting(
         [1], "Batch sizes, comma separated.", flag="--batch", short="-b"
+    )
+    accelerators: list[AcceleratorName] | None = setting(
+        None,
+        "What runs each model: cpu, gpu, npu, comma separated \\[default: each compiler's own: "
+        "the CPU; TensorRT's GPU].",
+        flag="--accelerator",
+        short="-a",
     )
     threads: int = setting(
         help="Threads per runtime \\[default: all usable cores].",
@@ -343,7 +359,9 @@ class GridSettings(_Settings):
         default_factory=_default_cache_dir,
     )
 
-    @field_validator("models", "compilers", "precisions", "batch_sizes", "targets", mode="before")
+    @field_validator(
+        "models", "compilers", "precisions", "batch_sizes", "targets", "accelerators", mode="before"
+    )
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return _as_list(value)
@@ -423,6 +441,32 @@ class GridSettings(_Settings):
         return value
 
     @model_validator(mode="after")
+    def _accelerators_agree_with_options(self) -> GridSettings:
+        """`--accelerator gpu` runs torch with device=cuda: `-o device=cpu` contradicts it."""
+        from edgebench.compilers import get_compiler
+
+        for name in self.compiler_names():
+            compiler = get_compiler(name)
+            for accelerator in self.accelerators or ():
+                if accelerator not in compiler.accelerators:
+                    continue
+                for key, value in compiler.accelerator_options(accelerator).items():
+                    if key in self.options and compiler.option(key).parse(
+                        self.options[key]
+                    ) != compiler.option(key).parse(value):
+                        raise ValueError(
+                            f"--accelerator {accelerator} runs {name} with {key}={value}, but "
+                            f"the option {key}={self.options[key]} says otherwise"
+                        )
+        return self
+
+    def accelerators_of(self, compiler: Any) -> list[str]:
+        """The accelerators a compiler's cells run on: those asked for, else its own."""
+        if self.accelerators:
+            return list(dict.fromkeys(self.accelerators))
+        return [compiler.accelerator_of(compiler.options(self.options))]
+
+    @model_validator(mode="after")
     def _usable_cache_dir(self) -> GridSettings:
         from edgebench.cache import check_cache_dir
 
@@ -472,7 +516,12 @@ class GridSettings(_Settings):
         return self.sustain_s if self.sustain_s else self.stop_rule.min_duration_s
 
     def n_cells(self) -> int:
-        per_model = sum(len(self.precisions_of(c)) for c in self.compiler_names())
+        from edgebench.compilers import get_compiler
+
+        per_model = sum(
+            len(self.precisions_of(c)) * len(self.accelerators_of(get_compiler(c)))
+            for c in self.compiler_names()
+        )
         batches = len(dict.fromkeys(self.batch_sizes))
         return len(self.models) * per_model * batches * len(dict.fromkeys(self.targets))
 
@@ -490,7 +539,7 @@ def expand_compilers(names: list[str]) -> tuple[list[str], list[str]]:
     notes: list[str] = []
     for name in names:
         if name == "*":
-            cpu = [c.name for c in list_compilers() if c.name != "null" and "cpu" in c.devices]
+            cpu = [c.name for c in list_compilers() if c.name != "null" and "cpu" in c.accelerators]
             out.extend(n for n in cpu if n not in out)
             continue
         bare = name.rstrip("?")

@@ -139,6 +139,7 @@ def new_progress(console: Console) -> Any:
 # Warnings worth a line in the terminal as each cell finishes (all are kept in the record).
 _SHOWN_WARNINGS = (
     "noisy",
+    "software device",
     "int8 calibrated on random inputs",
     "no power figures: none (command",
     "cache entry",
@@ -157,7 +158,9 @@ def print_cell(console: Console, cell: Any, label: str | None = None) -> None:
         if not cell.target
         else f" on {cell.target_name}" + (" (emulated)" if cell.emulated else "")
     )
-    name = label or f"{cell.model} {cell.compiler} {cell.precision} b{cell.batch_size}"
+    on = "" if cell.accelerator == "cpu" else f" {cell.accelerator}"
+    on += " (software)" if cell.software_device else ""
+    name = label or f"{cell.model} {cell.compiler}{on} {cell.precision} b{cell.batch_size}"
     console.print(
         f"{mark} {escape(name)}{escape(where)}{p50}"
         + escape(f": {redact(cell.error)}" if cell.error else ""),
@@ -239,6 +242,8 @@ def _cli_type(annotation: Any) -> tuple[Any, str]:
     """The type typer parses for a setting, and how its text becomes the setting's value."""
     origin = get_origin(annotation)
     args = [a for a in get_args(annotation) if a is not type(None)]
+    if origin is not list and len(args) == 1 and get_origin(args[0]) is list:
+        annotation, origin = args[0], list  # an optional list: `--accelerator cpu,gpu`
     if origin is list:
         inner = get_args(annotation)[0]
         return str, "ints" if get_args(inner)[:1] == (int,) or inner is int else "names"

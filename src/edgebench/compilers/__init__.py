@@ -13,6 +13,7 @@ import os
 from importlib import metadata
 
 from edgebench.compilers.base import (
+    ACCELERATORS,
     PRECISIONS,
     Ablation,
     Availability,
@@ -26,6 +27,7 @@ from edgebench.compilers.registry import COMPILERS, register
 from edgebench.errors import UnknownName, UsageError
 
 __all__ = [
+    "ACCELERATORS",
     "PRECISIONS",
     "Ablation",
     "Availability",

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from edgebench.explain.graph import OpGraph
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8-dynamic", "int8", "best")
+# What executes a compiled model: a cell's accelerator, an axis of the grid like its precision
+# (`--accelerator`); each compiler says which it can run on.
+ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "npu")
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,12 @@ class Runtime(ABC):
         timed window; none by default."""
         return {}
 
+    def accelerator_info(self) -> dict[str, Any]:
+        """What the accelerator ran, as the runtime found it, never assumed: the device (and
+        `software: True` for a CPU posing as a GPU or NPU), ops and partitions it took, what
+        fell back; empty for a plain CPU runtime."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Frees what `load` took; the default has nothing to free."""
 
@@ -224,7 +233,9 @@ class Compiler(ABC):
     # True for a compiler whose artifact is code for the CPU it is built on (TVM's llvm target,
     # a TensorRT engine): the CPU joins the artifact's cache key.
     builds_for_host: ClassVar[bool] = False
-    devices: ClassVar[tuple[str, ...]] = ("cpu",)  # where it runs; a suite's "*" takes "cpu"
+    # The accelerators its artifacts run on (ACCELERATORS), the one it runs on by default
+    # first; a suite's "*" takes the compilers that run on the CPU.
+    accelerators: ClassVar[tuple[str, ...]] = ("cpu",)
     install_hint: ClassVar[str] = "(core)"  # what to install, for a compiler with no extra
 
     @classmethod
@@ -242,6 +253,40 @@ class Compiler(ABC):
         """Why this compiler cannot build `model` at `precision`, or None when it can."""
         if precision not in self.precisions:
             return f"{self.name} has no {precision} mode (it offers {', '.join(self.precisions)})"
+        return None
+
+    def accelerator_of(self, options: dict[str, Any]) -> str:
+        """The accelerator a cell with these options runs on when none is asked for (its
+        options may choose one: `device=cuda`, `ort_provider=cuda`)."""
+        return self.accelerators[0]
+
+    def accelerator_options(self, accelerator: str) -> dict[str, Any]:
+        """The options that run it on `accelerator` (`device=cuda` for torch's GPU), merged
+        over the grid's own; none where the runtime is chosen at load (LiteRT's)."""
+        return {}
+
+    def probe_accelerator(self, accelerator: str) -> Availability:
+        """Whether `accelerator` can run this compiler's artifacts here, without importing
+        its framework; the compiler's own probe has passed."""
+        return Availability(True)
+
+    def load_on(
+        self,
+        accelerator: str,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        """Loads an artifact to run on `accelerator`. Compilers whose options choose it (torch's
+        device, ONNX Runtime's provider) load as usual; one that picks its accelerator at
+        load (LiteRT's CompiledModel) overrides this."""
+        return self.load(artifact, model, batch_size, threads, options)
+
+    def accelerator_step(self, accelerator: str, options: dict[str, Any]) -> Any:
+        """A conversion step after the compile step for `accelerator` (a `Converter`, such as
+        LiteRT's ahead-of-time NPU compile), or None."""
         return None
 
     @classmethod

@@ -53,6 +53,9 @@ class Converter:
     # True where the step writes a program for one batch size (static shapes): it is built,
     # and cached, per batch size of the cell.
     per_batch: bool = False
+    # The compiler options the step takes (they join its cache key): `function` is then
+    # called with `options=` too (an NPU's target for its ahead-of-time compile).
+    option_names: tuple[str, ...] = ()
 
     def applies_to(self, model: ModelSpec | None) -> bool:
         return self.model_attr is None or bool(model and getattr(model, self.model_attr, None))
@@ -64,14 +67,20 @@ class Converter:
         model: ModelSpec,
         weights: ResolvedWeights,
         batch: int | None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """The converted model's file or folder name, and what the step reports about it
         (a function may return the name alone, or the name and that info)."""
         module, _, func = self.function.partition(":")
-        result: str | tuple[str, dict[str, Any]] = getattr(importlib.import_module(module), func)(
-            source, out_dir, model, weights, batch
+        function = getattr(importlib.import_module(module), func)
+        extra = {"options": self.options_of(options or {})} if self.option_names else {}
+        result: str | tuple[str, dict[str, Any]] = function(
+            source, out_dir, model, weights, batch, **extra
         )
         return (result, {}) if isinstance(result, str) else result
+
+    def options_of(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {k: options[k] for k in self.option_names if k in options}
 
 
 CONVERTERS: list[Converter] = [
@@ -364,9 +373,11 @@ def plan(
     batch_size: int,
     calibration: dict[str, Any],
     device: dict[str, Any] | None = None,
+    accelerator: str = "cpu",
 ) -> Plan:
     """Plans the steps that build `compiler`'s artifact for `model` at `precision` (for a
-    remote `device`, where the compiler builds code for the CPU it runs on).
+    remote `device`, where the compiler builds code for the CPU it runs on), and for
+    `accelerator` the step it adds after the compile step, if any (an NPU's compile).
 
     Raises:
         NoRoute: when no converter chain reaches a format the compiler takes.
@@ -416,6 +427,19 @@ def plan(
         }
     )
     steps.append(PlannedStep(f"{compiler.name}:{precision}", compiler.name, key))
+    after: Converter | None = compiler.accelerator_step(accelerator, options)
+    if after is not None:  # the compile step's artifact is the accelerator step's source
+        steps[-1] = PlannedStep(steps[-1].name, compiler.name, key, output_format=after.src)
+        key = cache_key(
+            {
+                "prev": key,
+                "step": after.name,
+                "options": after.options_of(options),
+                "versions": package_versions(after.packages),
+                "code": _code_digest(after.function),
+            }
+        )
+        steps.append(PlannedStep(after.name, after.name, key, after, after.dst))
     return Plan(
         model, weights, compiler.name, precision, options, batch, skey, tuple(steps),
         compile_batch, device,

@@ -45,10 +45,15 @@ class ArtifactBuilder:
         batch: int,
         calibration: CalibrationSource,
         device: dict[str, Any] | None = None,
+        accelerator: str = "cpu",
     ) -> Plan:
         """The steps that build the artifact (NoRoute when there is no way); `device` is a
-        remote target's info, for compilers that build code for the CPU they run on."""
-        return plan(model, weights, compiler, precision, options, batch, calibration.key(), device)
+        remote target's info, for compilers that build code for the CPU they run on; an
+        accelerator may add a step of its own (an NPU's ahead-of-time compile)."""
+        return plan(
+            model, weights, compiler, precision, options, batch, calibration.key(), device,
+            accelerator,
+        )  # fmt: skip
 
     def build(self, the_plan: Plan, calibration: CalibrationSource) -> BuiltArtifact | None:
         """The plan's artifact, from the cache or built by a worker; None when the compiler

@@ -41,8 +41,9 @@ def convert(job: ConvertJob) -> BuiltArtifact:
                 if step.converter is not None:
                     batch = step.batch if step.batch is not None else plan.batch
                     name, info = converted(
-                        step.name, step.converter, source, scratch, plan.model, plan.weights, batch
-                    )
+                        step.name, step.converter, source, scratch, plan.model, plan.weights,
+                        batch, plan.options,
+                    )  # fmt: skip
                     meta: dict[str, Any] = {"step": step.name, "info": info}
                 else:
                     request = CompileRequest(
@@ -78,11 +79,12 @@ def converted(
     model: ModelSpec,
     weights: ResolvedWeights,
     batch: Any,
+    options: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A converter step's output; its failure names the step, so a cell (and the coverage
     matrix) says which converter of the route gave up (`tflite_to_onnx: IndexError: ...`)."""
     try:
-        return converter.run(source, scratch, model, weights, batch)
+        return converter.run(source, scratch, model, weights, batch, options)
     except ConversionError as exc:
         raise ConversionError(f"{step}: {exc}") from exc
     except EdgebenchError:  # a missing route, tool or input size: said as it is

@@ -110,6 +110,7 @@ class RuntimeSpec:
     batch_size: int
     threads: int
     options: dict[str, Any] = field(default_factory=dict)
+    accelerator: str = "cpu"  # what runs it (compilers/base.py ACCELERATORS)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ class MeasureResult:
     # NaN or infinite values among the outputs of the run after the window, and all values
     non_finite: int = 0
     output_values: int = 0
+    # What an accelerator ran, as the runtime saw it (adapter, placement, software or not)
+    accelerator: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ def peak_rss_mb() -> float:
 def load_runtime(spec: RuntimeSpec) -> Runtime:
     artifact = Path(spec.artifact_path) if spec.artifact_path else Path()
     compiler = get_compiler(spec.compiler)
-    return compiler.load(artifact, spec.model, spec.batch_size, spec.threads, spec.options)
+    return compiler.load_on(
+        spec.accelerator, artifact, spec.model, spec.batch_size, spec.threads, spec.options
+    )
 
 
 def predict_eval_set(runtime: Runtime, eval_path: str, batch: int, out_path: str) -> None:
@@ -89,6 +91,7 @@ def measure(job: MeasureJob) -> MeasureResult:
     bad, values = non_finite(outputs)
     if job.eval_path and job.outputs_path:  # after the timed window: accuracy and fidelity
         predict_eval_set(runtime, job.eval_path, spec.batch_size, job.outputs_path)
+    accelerator = runtime.accelerator_info() or None
     runtime.close()
     summary = (
         telemetry.summary(spec.batch_size * len(window.samples_ms), window.window_s)
@@ -110,6 +113,7 @@ def measure(job: MeasureJob) -> MeasureResult:
         io_samples_ms=window.io_samples_ms,
         non_finite=bad,
         output_values=values,
+        accelerator=accelerator,
     )
 
 

@@ -50,11 +50,15 @@ class CellSpec:
     options: dict[str, Any]
     explain: bool
     target: Target = field(default_factory=LocalTarget)
+    accelerator: str = "cpu"
 
     @property
     def label(self) -> str:
         where = "" if self.target.is_local else f" on {self.target.name}"
-        return f"{self.model.spec.name} {self.compiler.name} {self.precision} b{self.batch}{where}"
+        on = "" if self.accelerator == "cpu" else f" {self.accelerator}"
+        return (
+            f"{self.model.spec.name} {self.compiler.name}{on} {self.precision} b{self.batch}{where}"
+        )
 
 
 @dataclass
@@ -146,6 +150,7 @@ class CellPipeline:
             packages=spec.compiler.packages,
             scenario=self.settings.scenario,
             model_digest=spec.model.spec.digest,
+            accelerator=spec.accelerator,
         )
 
     # --- the stages --------------------------------------------------------------------------
@@ -160,6 +165,16 @@ class CellPipeline:
         availability = spec.compiler.probe()
         if not availability.available:
             raise CellFailure(availability.reason, "BackendUnavailable")
+        compiler, accelerator = spec.compiler, spec.accelerator
+        if accelerator not in compiler.accelerators:
+            raise CellFailure(
+                f"{compiler.name} has no {accelerator} accelerator (it runs on "
+                f"{', '.join(compiler.accelerators)})",
+                "UnsupportedPrecision",
+            )
+        availability = compiler.probe_accelerator(accelerator)
+        if not availability.available:
+            raise CellFailure(availability.reason, "BackendUnavailable")
         src_fmt = spec.model.spec.source_format if spec.model.spec.path else "zoo"
         reason = spec.compiler.unsupported_reason(spec.model.spec, spec.precision, src_fmt)
         if reason is not None:
@@ -170,7 +185,7 @@ class CellPipeline:
         try:
             state.plan = self.builder.plan(
                 pm.spec, pm.weights, spec.compiler, spec.precision, spec.options, spec.batch,
-                pm.calibration, state.device.device if state.device else None,
+                pm.calibration, state.device.device if state.device else None, spec.accelerator,
             )  # fmt: skip
         except NoRoute as exc:
             raise CellFailure(str(exc), "NoRoute") from None
@@ -189,6 +204,7 @@ class CellPipeline:
         job = self.measure_job(spec, state)
         measured = spec.target.measure(job, self.settings.cell_timeout_s, self.workdir)
         state.outcome.measured = measured
+        state.outcome.accelerator = measured.accelerator
         if measured.non_finite:  # the timings stay in the record; the cell is not ok
             raise CellFailure(non_finite_error(measured.non_finite, measured.output_values))
         state.outcome.status = "ok"
@@ -297,6 +313,7 @@ class CellPipeline:
             batch_size=spec.batch,
             threads=self.settings.threads,
             options=spec.options,
+            accelerator=spec.accelerator,
         )
 
     def scenario(self) -> ScenarioSpec:

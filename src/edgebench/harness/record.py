@@ -30,6 +30,7 @@ class CellOutcome:
     target: dict[str, Any] | None = None  # provenance of a cell measured on a remote target
     device: dict[str, Any] | None = None  # that device's own system info
     fleet: dict[str, Any] | None = None  # the Dask worker that measured it, and when
+    accelerator: dict[str, Any] | None = None  # what the accelerator ran, as measured
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class CellIdentity:
     packages: tuple[str, ...]
     scenario: str | None = None
     model_digest: str | None = None  # a model file's content
+    accelerator: str = "cpu"
 
 
 def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
@@ -72,6 +74,7 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         loadgen={"scenario": i.scenario} if i.scenario else None,
         warnings=list(outcome.warnings),
         model_digest=i.model_digest,
+        accelerator=i.accelerator,
     )
     _conversion(cell, outcome)
     if outcome.measured is not None:
@@ -81,6 +84,13 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
     if cell.noisy:
         cell.warnings.append(
             f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"
+        )
+    cell.accelerator_info = outcome.accelerator
+    if cell.software_device:
+        what = (cell.accelerator_info or {}).get("device") or "a software device"
+        cell.warnings.append(
+            f"software device: the {cell.accelerator.upper()} is {what}, a CPU posing as one: "
+            "its timings say nothing about real hardware"
         )
     cell.explain = outcome.explanation
     cell.target = outcome.target

@@ -23,7 +23,7 @@ from edgebench.harness.pipeline import CellPipeline, CellSpec
 from edgebench.harness.prepare import PreparedModel, prepare_models, prepare_references
 from edgebench.harness.process import CellFailure, new_scratch, remove_stale_scratch
 from edgebench.models import is_zoo_name
-from edgebench.results import CellResult, options_key
+from edgebench.results import CellResult, cell_key, options_key
 from edgebench.settings import GridSettings, usable_cores
 from edgebench.targets import open_target
 
@@ -117,17 +117,29 @@ class Runner:
         for pm in models:
             for name in s.compiler_names():
                 compiler = get_compiler(name)
-                options = compiler.options(s.options)
-                for precision in s.precisions_of(name):
-                    for batch in dict.fromkeys(s.batch_sizes):  # in order, each once
-                        key = (pm.spec.name, pm.weights.name, name, precision, batch, s.threads,
-                               pm.spec.digest)  # fmt: skip
-                        for where, target in self.targets.items():  # one artifact, each target
-                            done = (*key, s.scenario, where, options_key(options))
-                            if done not in self.completed:
-                                yield CellSpec(
-                                    pm, compiler, precision, batch, options, s.explain, target
-                                )
+                for accelerator in s.accelerators_of(compiler):
+                    options = compiler.options(
+                        {**s.options, **compiler.accelerator_options(accelerator)}
+                        if s.accelerators and accelerator in compiler.accelerators
+                        else s.options
+                    )
+                    yield from self._cells_of(pm, compiler, accelerator, options)
+
+    def _cells_of(
+        self, pm: PreparedModel, compiler: Any, accelerator: str, options: dict[str, Any]
+    ) -> Iterator[CellSpec]:
+        s = self.settings
+        for precision in s.precisions_of(compiler.name):
+            for batch in dict.fromkeys(s.batch_sizes):  # in order, each once
+                key = cell_key(pm.spec.name, pm.weights.name, compiler.name, precision, batch,
+                               s.threads, pm.spec.digest, accelerator)  # fmt: skip
+                for where, target in self.targets.items():  # one artifact, each target
+                    done = (*key, s.scenario, where, options_key(options))
+                    if done not in self.completed:
+                        yield CellSpec(
+                            pm, compiler, precision, batch, options, s.explain, target,
+                            accelerator,
+                        )  # fmt: skip
 
     def cells_total(self, models: list[PreparedModel]) -> int:
         return sum(1 for _ in self.cells(models))

@@ -33,6 +33,7 @@ COLUMNS = (
     "model_digest",
     "weights",
     "compiler",
+    "accelerator",
     "precision",
     "batch_size",
     "threads",
@@ -188,6 +189,8 @@ def rich_table(
 
 def _columns(cells: Sequence[CellResult]) -> list[str]:
     columns = ["model", "weights", "compiler", "precision", "batch"]
+    if any(c.accelerator != "cpu" for c in cells):
+        columns.insert(3, "accel")
     if len({c.threads for c in cells}) > 1:
         columns.append("threads")
     if any(option_changes(c) for c in cells):
@@ -211,6 +214,7 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
         "model": names.get(c.model, c.model),
         "weights": c.weights,
         "compiler": c.compiler,
+        "accel": c.accelerator + ("*" if c.software_device else ""),
         "precision": c.precision,
         "batch": str(c.batch_size),
         "threads": str(c.threads),
@@ -241,4 +245,6 @@ def _width(columns: list[str], cells: Sequence[CellResult], names: dict[str, str
     return sum(w + 3 for col, w in widest.items() if col in columns) + 1
 
 
-_TEXT_COLUMNS = {"model", "weights", "compiler", "precision", "options", "target", "status"}
+_TEXT_COLUMNS = {
+    "model", "weights", "compiler", "accel", "precision", "options", "target", "status"
+}  # fmt: skip

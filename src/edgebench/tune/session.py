@@ -18,7 +18,7 @@ from typing import Any
 from edgebench.compilers import Compiler, get_compiler
 from edgebench.errors import UsageError
 from edgebench.harness.prepare import PreparedModel
-from edgebench.results import CellResult, options_key
+from edgebench.results import CellResult, cell_key, options_key
 from edgebench.settings import GridSettings, StopRuleSettings
 from edgebench.tune.search import (
     BudgetTooSmall,
@@ -129,8 +129,9 @@ class PriorCells:
     ) -> CellResult | None:  # fmt: skip
         """The best-measured earlier cell of this candidate whose window was at least as
         long as `rule` asks, with the same data behind its accuracy; None when there is none."""
-        want = (pm.spec.name, pm.weights.name, cand.compiler, cand.precision, cand.batch,
-                cand.threads, pm.spec.digest)  # fmt: skip
+        want = cell_key(pm.spec.name, pm.weights.name, cand.compiler, cand.precision,
+                        cand.batch, cand.threads, pm.spec.digest,
+                        compiler.accelerator_of(options))  # fmt: skip
         data = pm.eval_set.dataset.spec if pm.eval_set is not None else None
         found = [
             c
@@ -226,7 +227,7 @@ def run_tune(
                     pipeline = CellPipeline(grid, run_id, runner.builder, runner.workdir,
                                             on_progress)  # fmt: skip
                     spec = CellSpec(pm, compiler, cand.precision, cand.batch, options, False,
-                                    target)  # fmt: skip
+                                    target, compiler.accelerator_of(options))  # fmt: skip
                     cell = replace(pipeline.run(spec), tune=tune)
                 store.add_cell(cell)
                 kept += 1

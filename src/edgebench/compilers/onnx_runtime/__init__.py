@@ -119,6 +119,7 @@ class OnnxRuntimeCompiler(Compiler):
     runtime_modules = ("onnxruntime",)
     device_packages = ("onnxruntime==1.32.0",)
     packages = ("onnxruntime", "onnx", "tf2onnx")
+    accelerators = ("cpu", "gpu")  # the CUDA and TensorRT providers, where the build has them
     declared_options = (
         Option(
             "ort_int8_activation",
@@ -142,6 +143,12 @@ class OnnxRuntimeCompiler(Compiler):
         Option("ort_provider", "cpu", "execution provider", choices=tuple(PROVIDERS)),
     )
     needs_static_batch = True
+
+    def accelerator_of(self, options: dict[str, Any]) -> str:
+        return "gpu" if options.get("ort_provider") in ("cuda", "tensorrt") else "cpu"
+
+    def accelerator_options(self, accelerator: str) -> dict[str, Any]:
+        return {"ort_provider": "cuda" if accelerator == "gpu" else "cpu"}
 
     def search_values(self, option: Option, precision: str) -> tuple[Any, ...]:
         """Execution providers only where this onnxruntime build has them; int8 weights but

@@ -143,6 +143,7 @@ class OpenVINOCompiler(Compiler):
     runtime_modules = ("openvino",)
     device_packages = ("openvino==2026.4.1",)
     packages = ("openvino", "nncf")
+    accelerators = ("cpu", "gpu", "npu")  # OpenVINO's own devices (Intel GPUs and NPUs)
     declared_options = (
         Option(
             "ov_hint",
@@ -153,6 +154,13 @@ class OpenVINOCompiler(Compiler):
         Option("ov_device", "CPU", "OpenVINO device (CPU, GPU, NPU, ...)", search=("CPU",)),
     )
     needs_static_batch = True
+
+    def accelerator_of(self, options: dict[str, Any]) -> str:
+        device = str(options.get("ov_device", "CPU")).upper()
+        return "gpu" if device.startswith("GPU") else "npu" if device.startswith("NPU") else "cpu"
+
+    def accelerator_options(self, accelerator: str) -> dict[str, Any]:
+        return {"ov_device": accelerator.upper()}
 
     def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
         config = {

@@ -135,7 +135,7 @@ class TensorRTCompiler(Compiler):
     name = "tensorrt"
     description = "NVIDIA TensorRT engine from ONNX (GPU)"
     extra = "tensorrt"
-    devices = ("cuda",)
+    accelerators = ("gpu",)
     precisions = ("fp32", "fp16", "int8", "best")
     input_formats = ("onnx",)
     requires = ("tensorrt", "torch")

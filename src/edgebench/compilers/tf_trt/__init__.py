@@ -48,7 +48,7 @@ class TFTRTCompiler(Compiler):
     description = "TensorFlow-TensorRT (TrtGraphConverterV2; TensorFlow <= 2.17 with TensorRT)"
     extra = None
     install_hint = "TensorFlow <= 2.17 built with TensorRT"
-    devices = ("cuda",)
+    accelerators = ("gpu",)
     precisions = ("fp32", "fp16", "int8")
     input_formats = ("savedmodel",)
     requires = ("tensorflow",)

@@ -94,7 +94,7 @@ class TorchCompiler(Compiler):
     name = "torch"
     description = "PyTorch eager or torch.compile (inductor, frozen), CPU or CUDA"
     extra = "torch"
-    devices = ("cpu", "cuda")
+    accelerators = ("cpu", "gpu")
     precisions = ("fp32", "bf16", "fp16")
     input_formats = ("torch",)
     requires = ("torch",)
@@ -105,6 +105,12 @@ class TorchCompiler(Compiler):
         Option("device", "cpu", "where the module runs", choices=("cpu", "cuda"), search=("cpu",)),
         Option("torch_freezing", True, "inductor freezing (folds weights into the graph)"),
     )
+
+    def accelerator_of(self, options: dict[str, Any]) -> str:
+        return "gpu" if options.get("device") == "cuda" else "cpu"
+
+    def accelerator_options(self, accelerator: str) -> dict[str, Any]:
+        return {"device": "cuda" if accelerator == "gpu" else "cpu"}
 
     def usage(self, artifact: str, precision: str, threads: int, options: dict[str, Any]) -> str:
         mode = str(options.get("torch_compile", "default"))
