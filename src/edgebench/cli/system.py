@@ -15,16 +15,20 @@ compiler_app = typer.Typer(
     no_args_is_help=True, help="What a compiler offers: options, precisions."
 )
 tools_app = typer.Typer(
-    no_args_is_help=True, help="Converters that live in a venv of their own (onnx2tf)."
+    no_args_is_help=True,
+    help="Tools kept apart under the cache: onnx2tf, vulkan-cpu, litert-intel-npu.",
 )
 
 
 @tools_app.command("install")
 def tools_install(
-    name: Annotated[str, typer.Argument(help="The tool: onnx2tf.")],
+    name: Annotated[str, typer.Argument(help="The tool: onnx2tf, vulkan-cpu, litert-intel-npu.")],
 ) -> None:
-    """Install a converter in a venv of its own under the cache (its dependencies conflict
-    with edgebench's): onnx2tf carries ONNX models to TensorFlow and TFLite."""
+    """Install a tool in a folder of its own under the cache (its dependencies conflict with
+    edgebench's, or it would change the system): onnx2tf carries ONNX models to TensorFlow and
+    TFLite; vulkan-cpu is a software Vulkan device (Mesa's lavapipe, from Debian's backports)
+    for LiteRT's GPU accelerator; litert-intel-npu is the OpenVINO LiteRT's Intel NPU plugin
+    links."""
     from edgebench.cache import check_cache_dir, default_cache_dir
     from edgebench.conversion.tools import install, tool
 
@@ -41,11 +45,16 @@ def list_cmd(
         bool, typer.Option("--options", help="With compilers: each compiler's options too.")
     ] = False,
 ) -> None:
-    """List the models and compilers edgebench knows, and whether each can run here."""
-    if what not in ("all", "models", "compilers"):
-        raise UsageError(f"edgebench list takes 'models' or 'compilers', not '{what}'")
+    """List the models, compilers and accelerators edgebench knows, and whether each can run
+    here."""
+    if what not in ("all", "models", "compilers", "accelerators"):
+        raise UsageError(
+            f"edgebench list takes 'models', 'compilers' or 'accelerators', not '{what}'"
+        )
     if what in ("all", "models"):
         _models_table()
+    if what in ("all", "accelerators"):
+        _accelerators_table()
     if what in ("all", "compilers"):
         _compilers_table()
         if options:
@@ -78,6 +87,51 @@ def _models_table() -> None:
             m.description,
         )
     out.print(t)
+
+
+def _accelerators_table() -> None:
+    """CPU, GPU (a Vulkan device: the system's, or the software one) and NPU (each vendor's
+    SoCs, and whether its SDK is installed)."""
+    from rich.table import Table
+
+    from edgebench.accelerators.vulkan import software_vulkan, system_vulkan, unavailable_reason
+    from edgebench.cache import default_cache_dir
+    from edgebench.compilers import list_compilers
+    from edgebench.compilers.tflite.npu import SDK_PACKAGES, VENDORS, sdk_problem
+
+    cache = default_cache_dir()
+    t = Table(title="accelerators (--accelerator)")
+    for col in ("accelerator", "compilers", "device", "status"):
+        t.add_column(col)
+    for acc in ("cpu", "gpu", "npu"):
+        names = ", ".join(c.name for c in list_compilers() if acc in c.accelerators)
+        if acc == "cpu":
+            t.add_row(acc, names, "this host's CPU", "available")
+        elif acc == "gpu":
+            system = system_vulkan()
+            soft = software_vulkan(cache)
+            device = (
+                f"Vulkan: {system}" if system else
+                "Vulkan: Mesa lavapipe (software, a CPU)" if soft.installed() else "-"
+            )  # fmt: skip
+            why = unavailable_reason(cache)
+            t.add_row(
+                acc, names, escape(device), escape(f"unavailable: {why}" if why else "available")
+            )
+    out.print(t)
+    n = Table(title="NPU targets for LiteRT (-o npu_target=SOC)")
+    for col in ("vendor", "SoCs", "SDK", "status"):
+        n.add_column(col)
+    for vendor, socs in VENDORS.items():
+        why = sdk_problem(vendor, cache, "cpu" if vendor == "intel_openvino" else "npu")
+        status = "ready" if why is None else f"unavailable: {why}"
+        if vendor == "intel_openvino" and why is None:
+            npu = sdk_problem(vendor, cache, "npu")
+            status = "ready for -o npu_graph_backend=cpu (a software NPU)" + (
+                "" if npu is None else "; no NPU compiler for the NPU itself"
+            )
+        n.add_row(vendor, ", ".join(socs), SDK_PACKAGES[vendor], escape(status))
+    out.print(n)
 
 
 def _compilers_table() -> None:

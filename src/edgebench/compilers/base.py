@@ -265,7 +265,7 @@ class Compiler(ABC):
         over the grid's own; none where the runtime is chosen at load (LiteRT's)."""
         return {}
 
-    def probe_accelerator(self, accelerator: str) -> Availability:
+    def probe_accelerator(self, accelerator: str, options: dict[str, Any]) -> Availability:
         """Whether `accelerator` can run this compiler's artifacts here, without importing
         its framework; the compiler's own probe has passed."""
         return Availability(True)
@@ -273,15 +273,16 @@ class Compiler(ABC):
     def load_on(
         self,
         accelerator: str,
+        precision: str,
         artifact: Path,
         model: ModelSpec,
         batch_size: int,
         threads: int,
         options: dict[str, Any],
     ) -> Runtime:
-        """Loads an artifact to run on `accelerator`. Compilers whose options choose it (torch's
-        device, ONNX Runtime's provider) load as usual; one that picks its accelerator at
-        load (LiteRT's CompiledModel) overrides this."""
+        """Loads an artifact, built at `precision`, to run on `accelerator`. Compilers whose
+        options choose it (torch's device, ONNX Runtime's provider) load as usual; one that
+        picks its accelerator at load (LiteRT's CompiledModel) overrides this."""
         return self.load(artifact, model, batch_size, threads, options)
 
     def accelerator_step(self, accelerator: str, options: dict[str, Any]) -> Any:

@@ -272,8 +272,8 @@ class Plan:
         info: dict[str, Any] = {}
         entry: CacheEntry | None = None
         source = self.model.path  # what the compile step starts from (explain's "before")
-        for step in self.steps:
-            if entry is not None:
+        for i, step in enumerate(self.steps):
+            if entry is not None and i <= self.compile_index:
                 source = str(entry.path)
             entry = cache.lookup(step.stage, step.key)
             if entry is None:
@@ -294,11 +294,17 @@ class Plan:
             peak_rss_mb=peak_rss_mb,
         )
 
+    @property
+    def compile_index(self) -> int:
+        """The position of the compiler's own step (an accelerator's step may follow it)."""
+        return next(i for i, s in enumerate(self.steps) if s.converter is None)
+
     def source_format(self) -> str:
         """The format the compiler's own step starts from."""
-        if len(self.steps) < 2:
+        i = self.compile_index
+        if i == 0:
             return "zoo" if self.model.path is None else self.model.source_format
-        return self.steps[-2].output_format
+        return self.steps[i - 1].output_format
 
 
 def _code_digest(target: str | None) -> str | None:

@@ -1,9 +1,13 @@
-"""Converters that cannot share edgebench's venv, each in a venv of its own under the cache.
+"""Tools that cannot share edgebench's venv or the system's packages, each in a folder of its
+own under the cache (`{cache}/tools/NAME`), made by `edgebench tools install NAME`.
 
-onnx2tf (ONNX -> TFLite, the route the LiteRT project points ONNX users to) pins TensorFlow
-2.19, onnxruntime 1.23 and numpy 1.26, which would downgrade edgebench's own: it runs as a
-separate program from `{cache}/tools/onnx2tf`, made by `edgebench tools install onnx2tf`
-(about 2.6 GB), or wherever `EDGEBENCH_ONNX2TF` names its executable.
+- onnx2tf (ONNX -> TFLite, the route the LiteRT project points ONNX users to) pins TensorFlow
+  2.19, onnxruntime 1.23 and numpy 1.26, which would downgrade edgebench's own: it runs as a
+  separate program from its venv (about 2.6 GB), or wherever `EDGEBENCH_ONNX2TF` names it;
+- vulkan-cpu: Mesa's lavapipe, a software Vulkan device for LiteRT's GPU accelerator, unpacked
+  from Debian's packages (accelerators/vulkan.py);
+- litert-intel-npu: the OpenVINO 2026.3.1 that LiteRT's Intel NPU plugin links
+  (compilers/tflite/npu.py).
 """
 
 from __future__ import annotations
@@ -20,14 +24,33 @@ from edgebench.errors import BackendUnavailable, UnknownName
 @dataclass(frozen=True)
 class Tool:
     name: str
-    requirement: str
+    requirement: str  # what it installs, for the message that offers it
     executable: str
     env: str  # a variable that names the executable instead
     size: str  # what installing it costs, for the message that offers it
+    # `module:function(cache_dir) -> Path` that installs a tool that is no pip venv
+    installer: str | None = None
 
 
 TOOLS = {
     "onnx2tf": Tool("onnx2tf", "onnx2tf==1.29.24", "onnx2tf", "EDGEBENCH_ONNX2TF", "2.6 GB"),
+    "vulkan-cpu": Tool(
+        "vulkan-cpu",
+        "Mesa's lavapipe and Vulkan's loader from Debian bookworm-backports (not installed on "
+        "the system)",
+        "",
+        "",
+        "12 MB",
+        "edgebench.accelerators.vulkan:install",
+    ),
+    "litert-intel-npu": Tool(
+        "litert-intel-npu",
+        "openvino==2026.3.1 and ai-edge-litert-sdk-intel==2.3.0 (for LiteRT's Intel plugin)",
+        "",
+        "",
+        "180 MB",
+        "edgebench.compilers.tflite.npu:install_intel",
+    ),
 }
 
 
@@ -63,8 +86,14 @@ def require(name: str, cache_dir: Path) -> Path:
 
 
 def install(name: str, cache_dir: Path) -> Path:
-    """Makes the tool's venv and installs it there with pip."""
+    """Makes the tool's venv and installs it there with pip (or runs its own installer)."""
     t = tool(name)
+    if t.installer is not None:
+        import importlib
+
+        module, _, function = t.installer.partition(":")
+        path: Path = getattr(importlib.import_module(module), function)(cache_dir)
+        return path
     venv = venv_of(name, cache_dir)
     if not (venv / "bin" / "python").is_file():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

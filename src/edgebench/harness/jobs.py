@@ -111,6 +111,7 @@ class RuntimeSpec:
     threads: int
     options: dict[str, Any] = field(default_factory=dict)
     accelerator: str = "cpu"  # what runs it (compilers/base.py ACCELERATORS)
+    precision: str = "fp32"  # what the artifact was built at
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ def load_runtime(spec: RuntimeSpec) -> Runtime:
     artifact = Path(spec.artifact_path) if spec.artifact_path else Path()
     compiler = get_compiler(spec.compiler)
     return compiler.load_on(
-        spec.accelerator, artifact, spec.model, spec.batch_size, spec.threads, spec.options
-    )
+        spec.accelerator, spec.precision, artifact, spec.model, spec.batch_size, spec.threads,
+        spec.options,
+    )  # fmt: skip
 
 
 def predict_eval_set(runtime: Runtime, eval_path: str, batch: int, out_path: str) -> None:

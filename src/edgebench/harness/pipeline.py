@@ -172,9 +172,10 @@ class CellPipeline:
                 f"{', '.join(compiler.accelerators)})",
                 "UnsupportedPrecision",
             )
-        availability = compiler.probe_accelerator(accelerator)
-        if not availability.available:
-            raise CellFailure(availability.reason, "BackendUnavailable")
+        if spec.target.is_local:  # a device has accelerators of its own
+            availability = compiler.probe_accelerator(accelerator, spec.options)
+            if not availability.available:
+                raise CellFailure(availability.reason, "BackendUnavailable")
         src_fmt = spec.model.spec.source_format if spec.model.spec.path else "zoo"
         reason = spec.compiler.unsupported_reason(spec.model.spec, spec.precision, src_fmt)
         if reason is not None:
@@ -314,6 +315,7 @@ class CellPipeline:
             threads=self.settings.threads,
             options=spec.options,
             accelerator=spec.accelerator,
+            precision=spec.precision,
         )
 
     def scenario(self) -> ScenarioSpec:

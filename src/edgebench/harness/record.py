@@ -89,8 +89,8 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
     if cell.software_device:
         what = (cell.accelerator_info or {}).get("device") or "a software device"
         cell.warnings.append(
-            f"software device: the {cell.accelerator.upper()} is {what}, a CPU posing as one: "
-            "its timings say nothing about real hardware"
+            f"software device: the {cell.accelerator.upper()} is {what}, a CPU standing in "
+            "for one: its timings say nothing about real hardware"
         )
     cell.explain = outcome.explanation
     cell.target = outcome.target

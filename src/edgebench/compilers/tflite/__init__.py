@@ -1,7 +1,9 @@
 """`tflite`: LiteRT (TensorFlow Lite) through `ai_edge_litert`.
 
-Conversion uses TensorFlow's TFLiteConverter from a SavedModel; measuring needs only the LiteRT
-interpreter, so the measuring process never imports TensorFlow.
+Conversion uses TensorFlow's TFLiteConverter from a SavedModel; measuring needs only LiteRT, so
+the measuring process never imports TensorFlow. On the CPU the classic interpreter runs it (with
+XNNPACK); on the GPU and NPU accelerators, LiteRT's CompiledModel (accelerated.py), after an
+ahead-of-time compile for the NPU's SoC (npu.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from edgebench.compilers.base import (
     Ablation,
+    Availability,
     CompileOutput,
     Compiler,
     CompileRequest,
@@ -81,10 +84,79 @@ class TFLiteCompiler(Compiler):
     runtime_modules = ("ai_edge_litert",)
     device_packages = ("ai-edge-litert==2.3.0",)
     packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert")
+    accelerators = ("cpu", "gpu", "npu")
     declared_options = (
         Option("xnnpack", True, "the XNNPACK delegate (false: TFLite's own kernels)"),
+        Option(
+            "npu_target",
+            "",
+            "the SoC an NPU cell is compiled for (SM8650, MT6989, Tensor_G4, "
+            "LNL, ...; `edgebench list accelerators`)",
+            stage="conversion",
+            search=(),
+        ),
+        Option(
+            "npu_graph_backend",
+            "npu",
+            "Intel's NPU compile: its NPU, or OpenVINO's CPU device (a software NPU)",
+            choices=("npu", "cpu"),
+            stage="conversion",
+            search=("npu",),
+        ),
     )
     needs_static_batch = True
+
+    def probe_accelerator(self, accelerator: str, options: dict[str, Any]) -> Availability:
+        from edgebench.cache import default_cache_dir
+
+        if accelerator == "gpu":
+            from edgebench.accelerators.vulkan import unavailable_reason
+
+            why = unavailable_reason(default_cache_dir())
+            return Availability(why is None, why or "")
+        if accelerator == "npu":
+            from edgebench.compilers.tflite.npu import sdk_problem, vendor_of
+
+            target = str(options.get("npu_target") or "")
+            if not target:
+                return Availability(
+                    False, "an NPU cell needs its SoC: -o npu_target=... (`edgebench list "
+                    "accelerators` lists them, and which SDKs are installed)"
+                )  # fmt: skip
+            why = sdk_problem(
+                vendor_of(target), default_cache_dir(), str(options.get("npu_graph_backend"))
+            )
+            return Availability(why is None, why or "")
+        return Availability(True)
+
+    def accelerator_step(self, accelerator: str, options: dict[str, Any]) -> Any:
+        """An NPU's ahead-of-time compile, after the .tflite is built (cached per SoC)."""
+        if accelerator != "npu":
+            return None
+        from edgebench.conversion.routes import Converter
+
+        return Converter(
+            "npu_compile", "tflite", "tflite_npu", "edgebench.compilers.tflite.npu:compile_for_npu",
+            ("ai-edge-litert",), option_names=("npu_target", "npu_graph_backend"),
+        )  # fmt: skip
+
+    def load_on(
+        self,
+        accelerator: str,
+        precision: str,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        if accelerator == "cpu":
+            return self.load(artifact, model, batch_size, threads, options)
+        from edgebench.compilers.tflite.accelerated import CompiledModelRuntime
+
+        return CompiledModelRuntime(
+            artifact, model, batch_size, threads, accelerator, precision, options
+        )
 
     def ablations(self, precision: str, options: dict[str, Any]) -> list[Ablation]:
         """XNNPACK switched off, then the quantization or float16 weights undone."""
