@@ -170,6 +170,7 @@ class ExplainRequest:
     options: dict[str, Any]
     inputs: list[np.ndarray]
     time_runs: Callable[[Callable[[], object]], list[float]]
+    accelerator: str = "cpu"
 
 
 @dataclass
@@ -306,6 +307,17 @@ class Compiler(ABC):
         defaults. Keys of other compilers are left to them; see `check_options`."""
         return {
             o.name: o.parse(given[o.name]) if o.name in given else o.default
+            for o in self.declared_options
+        }
+
+    def options_on(self, accelerator: str, given: dict[str, Any]) -> dict[str, Any]:
+        """`options(given)` for a cell on `accelerator`: the options that select it merged in,
+        and those that apply only to other accelerators left at their defaults."""
+        values = self.options({**given, **self.accelerator_options(accelerator)})
+        return {
+            o.name: values[o.name]
+            if o.accelerators is None or accelerator in o.accelerators
+            else o.default
             for o in self.declared_options
         }
 

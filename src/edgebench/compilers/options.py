@@ -39,6 +39,8 @@ class Option:
         search: the values `edgebench tune` tries (default: every choice; none for free values).
         precisions: the precisions it makes a difference at (None: every one); `edgebench
             tune` varies it only there.
+        accelerators: the accelerators it applies to (None: every one); a cell on another
+            keeps its default (an NPU's SoC means nothing to a GPU cell).
     """
 
     name: str
@@ -49,6 +51,7 @@ class Option:
     minimum: float | None = None
     search: tuple[Value, ...] | None = None
     precisions: tuple[str, ...] | None = None
+    accelerators: tuple[str, ...] | None = None
 
     @property
     def kind(self) -> str:

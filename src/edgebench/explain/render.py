@@ -24,11 +24,32 @@ def _graph(part: dict[str, Any] | None) -> str:
     return f"{part['format']}, {part['nodes']} nodes"
 
 
+def accelerator_lines(cell: CellResult) -> list[str]:
+    """Where a GPU or NPU cell ran, as measured: its device, and what the NPU compile took."""
+    if cell.accelerator == "cpu":
+        return []
+    info = cell.accelerator_info or {}
+    device = str(info.get("device", "?")) + (" (a software device)" if info.get("software") else "")
+    full = info.get("fully_accelerated")
+    lines = [f"  device      {device}" + ("" if full is None else f"; all ops accelerated: {full}")]
+    npu = cell.artifact_info.get("npu") or {}
+    if npu:
+        lines.append(
+            f"  npu         {npu.get('target')} ({npu.get('vendor')}): {npu.get('ops_offloaded')}"
+            f"/{npu.get('ops_total')} ops offloaded to {npu.get('partitions')} partition(s), "
+            f"compiled in {npu.get('compile_s')} s"
+        )
+    if info.get("note"):
+        lines.append(f"  note        {info['note']}")
+    return lines
+
+
 def explanation_lines(cell: CellResult) -> list[str]:
     """The explanation of one cell, a line per fact (no markup)."""
     ex = cell.explain or {}
     p50 = f" p50 {cell.latency_ms.p50:.3g} ms" if cell.latency_ms else ""
-    lines = [f"{cell.model} {cell.compiler} {cell.precision} b{cell.batch_size}:{p50}"]
+    on = "" if cell.accelerator == "cpu" else f" {cell.accelerator}"
+    lines = [f"{cell.model} {cell.compiler}{on} {cell.precision} b{cell.batch_size}:{p50}"]
     if cell.status != "ok":
         return [*lines, f"  not explained: {cell.status}: {cell.error}"]
     if "error" in ex:
@@ -55,6 +76,7 @@ def explanation_lines(cell: CellResult) -> list[str]:
     elif "fusions" in ex:
         lines.append("  fused       nothing traced")
     placement = ex.get("placement") or {}
+    lines += accelerator_lines(cell)
     if placement.get("engines"):
         lines.append(f"  ran on      {_counts(placement['engines'])}")
     if placement.get("fallback_ops"):

@@ -118,10 +118,10 @@ class Runner:
             for name in s.compiler_names():
                 compiler = get_compiler(name)
                 for accelerator in s.accelerators_of(compiler):
-                    options = compiler.options(
-                        {**s.options, **compiler.accelerator_options(accelerator)}
-                        if s.accelerators and accelerator in compiler.accelerators
-                        else s.options
+                    options = (
+                        compiler.options_on(accelerator, s.options)
+                        if accelerator in compiler.accelerators
+                        else compiler.options(s.options)
                     )
                     yield from self._cells_of(pm, compiler, accelerator, options)
 

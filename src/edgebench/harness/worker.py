@@ -78,6 +78,7 @@ def explain(job: ExplainJob) -> ExplainResult:
         options=spec.options,
         inputs=make_inputs(spec.model, spec.batch_size, seed=job.seed),
         time_runs=clock,
+        accelerator=spec.accelerator,
     )
     return ExplainResult(explain_cell(request))
 

@@ -22,6 +22,7 @@ class Square:
     precision: str
     stage: str  # "ok", or where it stopped: route, convert, run, fidelity, skipped
     reason: str = ""
+    placement: str = ""  # on an accelerator: what it took (NPU 64/64 ops, GPU all ops)
 
     @property
     def passed(self) -> bool:
@@ -29,7 +30,8 @@ class Square:
 
     @property
     def mark(self) -> str:
-        return "\u2713" if self.passed else f"\u2717 {self.stage}"
+        mark = "\u2713" if self.passed else f"\u2717 {self.stage}"
+        return f"{mark} ({self.placement})" if self.placement else mark
 
 
 def square(cell: CellResult) -> Square:
@@ -43,7 +45,29 @@ def square(cell: CellResult) -> Square:
     else:
         why = fidelity_verdict(cell)
         stage, error = ("fidelity", why) if why else ("ok", "")
-    return Square(cell.model, cell.compiler, cell.precision, stage, error)
+    return Square(cell.model, column_of(cell), cell.precision, stage, error, placement(cell))
+
+
+def column_of(cell: CellResult) -> str:
+    """A compiler's column: its name, and the accelerator where that is not the CPU (marked
+    for a software device)."""
+    if cell.accelerator == "cpu":
+        return cell.compiler
+    return f"{cell.compiler} {cell.accelerator}" + ("\u00a7" if cell.software_device else "")
+
+
+def placement(cell: CellResult) -> str:
+    """What an accelerator took of the model, as measured: an NPU's offloaded ops, or whether
+    LiteRT ran every op on the GPU."""
+    if cell.accelerator == "cpu" or cell.status != "ok":
+        return ""
+    npu = cell.artifact_info.get("npu") or {}
+    if npu.get("ops_total"):
+        return f"{npu['ops_offloaded']}/{npu['ops_total']} ops on the NPU"
+    full = (cell.accelerator_info or {}).get("fully_accelerated")
+    if full is None:
+        return ""
+    return "all ops" if full else "some ops on the CPU"
 
 
 @dataclass(frozen=True)
@@ -67,9 +91,9 @@ def coverage(cells: Sequence[CellResult]) -> Coverage:
     """The matrix of the cells (the last row of each, batch 1 where several were measured)."""
     squares: dict[tuple[str, str, str], Square] = {}
     for cell in sorted(cells, key=lambda c: c.batch_size, reverse=True):
-        squares[cell.model, cell.compiler, cell.precision] = square(cell)
+        squares[cell.model, column_of(cell), cell.precision] = square(cell)
     models = list(dict.fromkeys(c.model for c in cells))
-    columns = list(dict.fromkeys((c.compiler, c.precision) for c in cells))
+    columns = list(dict.fromkeys((column_of(c), c.precision) for c in cells))
     return Coverage(squares, models, columns)
 
 
@@ -141,9 +165,11 @@ def html_table(cov: Coverage) -> str:
 __all__ = [
     "Coverage",
     "Square",
+    "column_of",
     "coverage",
     "fidelity_verdict",
     "html_table",
     "markdown",
+    "placement",
     "worth_showing",
 ]

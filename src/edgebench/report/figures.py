@@ -77,12 +77,17 @@ class Figure:
 
 
 # --- what the figures show -------------------------------------------------------------------
+SOFTWARE_MARK = "\u00a7"  # a software device: a CPU standing in for a GPU or an NPU
+
+
 def marks_of(c: CellResult) -> str:
     marks = ""
     if c.weights == "random":
         marks += "\u2020"
     if c.noise_cpu_pct is not None and c.noise_cpu_pct > NOISY_PCT:
         marks += "*"
+    if c.software_device:
+        marks += SOFTWARE_MARK
     return marks
 
 
@@ -98,7 +103,8 @@ def host_of(c: CellResult) -> str:
 
 
 def series_name(c: CellResult, with_host: bool = False) -> str:
-    name = f"{c.compiler} {c.precision}"
+    on = "" if c.accelerator == "cpu" else f" {c.accelerator}"
+    name = f"{c.compiler}{on} {c.precision}"
     scenario = (c.loadgen or {}).get("scenario")
     if scenario:
         name += f" [{scenario}]"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edgebench.report.coverage import coverage, worth_showing
 from edgebench.report.coverage import markdown as coverage_lines
+from edgebench.report.delegates import delegate_markdown
 from edgebench.report.figures import marks_of
 from edgebench.report.table import option_changes
 from edgebench.results import NOISY_PCT, CellResult
@@ -67,6 +68,7 @@ def render_markdown(
     show_threads = len({c.threads for c in cells}) > 1
     show_target = len({_target(c) for c in cells}) > 1
     show_options = any(option_changes(c) for c in cells)
+    show_accel = any(c.accelerator != "cpu" for c in cells)
     for model in sorted(by_model):
         lines += ["", f"## {model}", ""]
         for path in (figures or {}).get(model, []):
@@ -76,6 +78,7 @@ def render_markdown(
             lines.append("")
         head = [
             "compiler",
+            *(["accelerator"] if show_accel else []),
             "precision",
             "batch",
             *(["target"] if show_target else []),
@@ -99,7 +102,8 @@ def render_markdown(
         lines.append(
             "|"
             + "|".join(
-                "---" if i < 2 or h in ("notes", "options") else "---:" for i, h in enumerate(head)
+                "---" if i < 2 or h in ("notes", "options", "accelerator") else "---:"
+                for i, h in enumerate(head)
             )
             + "|"
         )
@@ -107,6 +111,7 @@ def render_markdown(
             lat = c.latency_ms
             row = [
                 c.compiler,
+                *([c.accelerator] if show_accel else []),
                 c.precision,
                 str(c.batch_size),
                 *([_target(c)] if show_target else []),
@@ -131,6 +136,9 @@ def render_markdown(
                 row += [f"{lg.get('scenario')} {lg.get('validity')}" if "validity" in lg else "-"]
             row += [marks_of(c) + (f" {c.error}" if c.error else "")]
             lines.append("| " + " | ".join(_cell_text(v) for v in row) + " |")
+        delegates = delegate_markdown(by_model[model])
+        if delegates:
+            lines += ["", "CPU delegate against GPU and NPU delegates:", "", *delegates]
         explained = [c for c in by_model[model] if c.explain]
         if explained:
             from edgebench.explain.render import explanation_lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from edgebench.report.delegates import delegate_html
 from edgebench.report.figures import host_figures, model_figures, to_svg
 from edgebench.results import CellResult
 
@@ -26,7 +27,7 @@ def model_figures_html(model: str, cells: Sequence[CellResult]) -> str:
         parts.append(
             f'<div class="figure" id="fig-{_e(model)}-{_e(fig.key)}">{to_svg(fig)}{note}</div>'
         )
-    return _grid(parts) + loadgen_table(cells) + explain_table(cells)
+    return _grid(parts) + delegate_html(cells) + loadgen_table(cells) + explain_table(cells)
 
 
 def explain_table(cells: Sequence[CellResult]) -> str:

@@ -214,7 +214,7 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
         "model": names.get(c.model, c.model),
         "weights": c.weights,
         "compiler": c.compiler,
-        "accel": c.accelerator + ("*" if c.software_device else ""),
+        "accel": c.accelerator + ("\u00a7" if c.software_device else ""),
         "precision": c.precision,
         "batch": str(c.batch_size),
         "threads": str(c.threads),

@@ -87,21 +87,22 @@ class TFLiteCompiler(Compiler):
     accelerators = ("cpu", "gpu", "npu")
     declared_options = (
         Option("xnnpack", True, "the XNNPACK delegate (false: TFLite's own kernels)"),
+        # The NPU's own step (npu.py) keys its artifact by these, not the .tflite's compile
         Option(
             "npu_target",
             "",
             "the SoC an NPU cell is compiled for (SM8650, MT6989, Tensor_G4, "
             "LNL, ...; `edgebench list accelerators`)",
-            stage="conversion",
             search=(),
+            accelerators=("npu",),
         ),
         Option(
             "npu_graph_backend",
             "npu",
             "Intel's NPU compile: its NPU, or OpenVINO's CPU device (a software NPU)",
             choices=("npu", "cpu"),
-            stage="conversion",
             search=("npu",),
+            accelerators=("npu",),
         ),
     )
     needs_static_batch = True

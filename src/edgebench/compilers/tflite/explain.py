@@ -58,9 +58,48 @@ def _placement(request: ExplainRequest, after: OpGraph, xnnpack: bool) -> dict[s
     }
 
 
+def accelerated_placement(request: ExplainRequest, after: OpGraph) -> Findings:
+    """A GPU or NPU cell: what the accelerator took, as LiteRT reports it once the model is
+    loaded on it; LiteRT's CompiledModel has no per-op profiler in Python, so the time is the
+    whole run's."""
+    from edgebench.compilers.tflite.accelerated import CompiledModelRuntime
+    from edgebench.compilers.tflite.npu import dispatch_ops
+
+    runtime = CompiledModelRuntime(
+        request.artifact, request.model, request.batch, request.threads, request.accelerator,
+        request.precision, request.options,
+    )  # fmt: skip
+    info = runtime.accelerator_info()
+    runtime.close()
+    device = f"{request.accelerator.upper()}: {info.get('device', '?')}" + (
+        " (software)" if info.get("software") else ""
+    )
+    placement: dict[str, Any] = {
+        "delegate": device,
+        "fully_accelerated": info.get("fully_accelerated"),
+    }
+    if request.accelerator == "npu":
+        on_npu, on_cpu = dispatch_ops(request.artifact)
+        placement.update({"engines": {"NPU dispatch": on_npu, "CPU": on_cpu}, "partitions": on_npu})
+    else:
+        nodes = len(after.compute_nodes())
+        on_gpu = nodes if info.get("fully_accelerated") else None
+        placement["engines"] = {device: on_gpu} if on_gpu is not None else {}
+    return Findings(
+        after=after,
+        placement=placement,
+        profile_error=(
+            f"LiteRT's CompiledModel ({request.accelerator.upper()}) has no per-op profiler in "
+            "Python: the accelerator's time is the whole run's"
+        ),
+    )
+
+
 def explain(request: ExplainRequest) -> Findings:
     from edgebench.compilers.tflite._litert_capi import profile_ops
 
+    if request.accelerator != "cpu":
+        return accelerated_placement(request, read_tflite(request.artifact))
     xnnpack = bool(request.options.get("xnnpack", True))
     after = read_tflite(request.artifact)
     findings = Findings(after=after, placement=_placement(request, after, xnnpack))
