@@ -8,6 +8,7 @@ ahead-of-time compile for the NPU's SoC (npu.py).
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from edgebench.compilers.base import (
 )
 from edgebench.compilers.options import Option
 from edgebench.compilers.registry import register
-from edgebench.errors import UnsupportedPrecision
+from edgebench.errors import BackendUnavailable, UnsupportedPrecision
 from edgebench.models import ModelSpec
 
 
@@ -80,7 +81,9 @@ class TFLiteCompiler(Compiler):
     extra = "tflite"
     precisions = ("fp32", "fp16", "int8-dynamic", "int8")
     input_formats = ("savedmodel", "tflite")
-    requires = ("tensorflow", "ai_edge_litert")
+    # LiteRT alone measures a .tflite (a device host need not have TensorFlow); converting
+    # to one needs TensorFlow, and says so when it is missing
+    requires = ("ai_edge_litert",)
     runtime_modules = ("ai_edge_litert",)
     device_packages = ("ai-edge-litert==2.3.0",)
     packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert")
@@ -202,6 +205,11 @@ class TFLiteCompiler(Compiler):
             shutil.copyfile(request.source, out)
             return CompileOutput(out.name)
 
+        if importlib.util.find_spec("tensorflow") is None:
+            raise BackendUnavailable(
+                "converting to .tflite needs TensorFlow (pip install 'edgebench[tflite]'); "
+                "a .tflite file runs without it"
+            )
         import tensorflow as tf
 
         converter = tf.lite.TFLiteConverter.from_saved_model(str(request.source))
