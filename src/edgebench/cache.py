@@ -68,6 +68,21 @@ def content_stamp(path: Path) -> tuple[int, int]:
     return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
 
 
+def gzip_size(path: Path) -> int:
+    """Bytes of the file (or of a folder's files, one after the other) after gzip -9: the size
+    a device downloads and stores, where weights pruned to zeros or clustered to a few values
+    shrink though the file on disk does not (about 0.5 s for 14 MB here)."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip format
+    total = 0
+    for p in _files(path):
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                total += len(packer.compress(block))
+    return total + len(packer.flush())
+
+
 def content_hash(path: Path) -> str:
     """The sha256 of a file's bytes, or of a folder's file names and bytes."""
     h = hashlib.sha256()
@@ -190,7 +205,12 @@ class ArtifactCache:
         self, stage: str, key: str, scratch: Path, artifact: str, meta: dict[str, Any]
     ) -> CacheEntry:
         size, mtime = content_stamp(scratch / artifact)
-        content = {"bytes": size, "mtime_ns": mtime, "sha256": content_hash(scratch / artifact)}
+        content = {
+            "bytes": size,
+            "mtime_ns": mtime,
+            "sha256": content_hash(scratch / artifact),
+            "gzip_bytes": gzip_size(scratch / artifact),  # once per artifact, not per cell
+        }
         meta = {**meta, "artifact": artifact, "created": time.time(), "content": content}
         (scratch / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
         final = self.folder(stage, key)

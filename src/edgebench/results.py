@@ -71,6 +71,9 @@ class CellResult:
     n_runs: int | None = None
     duration_s: float | None = None
     model_size_mb: float | None = None
+    # The artifact after gzip -9: what a device downloads and stores (pruned and clustered
+    # weights shrink here, not on disk)
+    model_size_gzip_mb: float | None = None
     convert_s: float | None = None
     load_s: float | None = None
     first_inference_ms: float | None = None

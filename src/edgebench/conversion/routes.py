@@ -21,6 +21,7 @@ from edgebench.cache import (
     ArtifactCache,
     CacheEntry,
     cache_key,
+    gzip_size,
     model_file_digest,
     size_on_disk,
 )
@@ -209,6 +210,7 @@ class BuiltArtifact:
     source_path: str | None = None  # what the compile step started from (explain's "before")
     source_format: str = ""
     peak_rss_mb: float | None = None
+    gzip_bytes: int | None = None  # the artifact after gzip -9 (what a device downloads)
 
     @property
     def convert_s(self) -> float:
@@ -283,9 +285,11 @@ class Plan:
             warnings.extend(meta.get("warnings", []))
             info.update(meta.get("info", {}))
         assert entry is not None, "describe() needs a plan with steps"
+        gzipped = (entry.meta.get("content") or {}).get("gzip_bytes")
         return BuiltArtifact(
             artifact_path=str(entry.path),
             size_bytes=size_on_disk(entry.path),
+            gzip_bytes=int(gzipped) if gzipped is not None else gzip_size(entry.path),
             steps=tuple(steps),
             warnings=tuple(warnings),
             info=info,

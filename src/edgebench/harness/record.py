@@ -108,10 +108,13 @@ def _conversion(cell: CellResult, outcome: CellOutcome) -> None:
     built = outcome.built
     if outcome.no_artifact:
         cell.convert_s, cell.model_size_mb, cell.cache_hit = 0.0, 0.0, True
+        cell.model_size_gzip_mb = 0.0
     if built is None:
         return
     cell.artifact_path = built.artifact_path
     cell.model_size_mb = round(built.size_bytes / 2**20, 3)
+    if built.gzip_bytes is not None:
+        cell.model_size_gzip_mb = round(built.gzip_bytes / 2**20, 3)
     cell.convert_steps = [asdict(s) for s in built.steps]
     cell.convert_s = built.convert_s
     cell.cache_hit = built.cache_hit

@@ -265,6 +265,8 @@ def to_records(comparison: Comparison) -> list[dict[str, Any]]:
                 "regressions": p.regressions,
                 "inconclusive": p.inconclusive,
                 "noise_cpu_pct": {"a": p.a.noise_cpu_pct, "b": p.b.noise_cpu_pct},
+                "model_size_mb": {"a": p.a.model_size_mb, "b": p.b.model_size_mb},
+                "model_size_gzip_mb": {"a": p.a.model_size_gzip_mb, "b": p.b.model_size_gzip_mb},
                 "notes": p.notes,
             }
         )
@@ -318,6 +320,18 @@ def comparison_table(comparison: Comparison, run_a: str, run_b: str) -> Any:
     return t
 
 
+def _size_change(pair: Pair) -> str | None:
+    """The artifact's size on disk and after gzip -9, where either changed by 1% or more."""
+    parts = []
+    for what, a, b in (
+        ("on disk", pair.a.model_size_mb, pair.b.model_size_mb),
+        ("gzip -9", pair.a.model_size_gzip_mb, pair.b.model_size_gzip_mb),
+    ):
+        if a and b and abs(b - a) / a >= 0.01:
+            parts.append(f"{what} {a:.3g} -> {b:.3g} MB ({100 * (b - a) / a:+.0f}%)")
+    return "size " + ", ".join(parts) if parts else None
+
+
 def other_content(comparison: Comparison, run_a: str, run_b: str) -> list[str]:
     """A line for each model file whose name both runs have but whose content differs."""
     files_a = {c.model.partition("@")[0] for c in comparison.only_a if c.model_digest}
@@ -345,6 +359,9 @@ def gate_lines(
             )
         for note in p.notes:
             lines.append(f"note: {p.label}: {note}")
+        size = _size_change(p)
+        if size:
+            lines.append(f"note: {p.label}: {size}")
     for p in comparison.newly_failed:
         lines.append(f"regression: {p.label}: ok in {run_a}, failed in {run_b}: {p.b.error or ''}")
     if comparison.only_a or comparison.only_b:

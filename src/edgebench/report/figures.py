@@ -219,7 +219,28 @@ def model_figures(model: str, cells: Sequence[CellResult]) -> list[Figure]:
                 Figure(key, "bars", title, "", y_label, [Series(y_label, pts)], [p.x for p in pts])  # type: ignore[misc]
             )
 
-    bars("size", f"{model}: model size on disk", "MB", lambda c: c.model_size_mb)
+    sizes = [
+        Series(label, [
+            Point(n, v, marks=marks_of(c), label=f"{n}: {label}")
+            for n in names
+            if (v := value(c := by[(n, smallest[n])])) is not None
+        ])
+        for label, value in (("on disk", lambda c: c.model_size_mb),
+                             ("gzip -9", lambda c: c.model_size_gzip_mb))
+    ]  # fmt: skip
+    sizes = [s for s in sizes if any(p.y > 0 for p in s.points)]
+    if sizes:  # the null compiler has no artifact: no size figure
+        figures.append(
+            Figure(
+                "size",
+                "bars",
+                f"{model}: model size, on disk and gzip -9",
+                "",
+                "MB",
+                sizes,
+                list(names),
+            )  # fmt: skip
+        )
     bars("power", f"{model}: average power while timed", "W", _power)
     bars("energy", f"{model}: energy per inference", "J per inference", _energy)
     trade = tradeoff_figure(model, [by[(n, smallest[n])] for n in names], with_host)

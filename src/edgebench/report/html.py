@@ -66,6 +66,7 @@ _SHOWN: tuple[tuple[str, Callable[[CellResult], Any], int], ...] = (
     ("p99 ms", lambda c: c.latency_ms.p99 if c.latency_ms else None, 3),
     ("img/s", lambda c: c.throughput_ips, 1),
     ("size MB", lambda c: c.model_size_mb, 1),
+    ("gzip MB", lambda c: c.model_size_gzip_mb, 1),
     ("convert s", lambda c: c.convert_s, 1),
     ("RSS MB", lambda c: c.peak_rss_mb, 0),
     ("noise %", lambda c: c.noise_cpu_pct, 0),

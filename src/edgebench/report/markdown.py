@@ -90,6 +90,7 @@ def render_markdown(
             "p99 ms",
             "img/s",
             "size MB",
+            "gzip MB",
         ]
         if show_power:
             head += ["power W", "J/inf"]
@@ -123,6 +124,7 @@ def render_markdown(
                 _n(lat.p99 if lat else None),
                 _n(c.throughput_ips, 4),
                 _n(c.model_size_mb),
+                _n(c.model_size_gzip_mb),
             ]
             if show_power:
                 power = getattr(c, "power_w", None)

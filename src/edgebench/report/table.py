@@ -46,6 +46,7 @@ COLUMNS = (
     "ci95_high_ms",
     "throughput_ips",
     "model_size_mb",
+    "model_size_gzip_mb",
     "convert_s",
     "load_s",
     "first_inference_ms",
@@ -141,7 +142,7 @@ def shorten_middle(names: Sequence[str], width: int) -> dict[str, str]:
 
 # Terminal columns, in the order they are given up when the table is wider than the
 # terminal (the first ones first); `--wide` keeps them all, and JSON/CSV always have them.
-_OPTIONAL = ("RSS MB", "convert s", "p99 ms", "weights", "noise %", "size MB")
+_OPTIONAL = ("RSS MB", "convert s", "p99 ms", "weights", "noise %", "gzip MB", "size MB")
 
 
 def rich_table(
@@ -197,7 +198,7 @@ def _columns(cells: Sequence[CellResult]) -> list[str]:
         columns.append("options")
     if len({c.target_name for c in cells}) > 1 or any(c.target for c in cells):
         columns.append("target")
-    columns += ["status", "p50 ms", "p99 ms", "img/s", "size MB", "convert s", "RSS MB"]
+    columns += ["status", "p50 ms", "p99 ms", "img/s", "size MB", "gzip MB", "convert s", "RSS MB"]
     columns.append("noise %")
     if any(c.accuracy for c in cells):
         columns += ["top1/mAP", "top5"]
@@ -225,6 +226,7 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
         "p99 ms": _fmt(lat.p99 if lat else None),
         "img/s": _fmt(c.throughput_ips, 1),
         "size MB": _fmt(c.model_size_mb, 1),
+        "gzip MB": _fmt(c.model_size_gzip_mb, 1),
         "convert s": _fmt(c.convert_s, 1),
         "RSS MB": _fmt(c.peak_rss_mb, 0),
         "noise %": _fmt(c.noise_cpu_pct, 0),
