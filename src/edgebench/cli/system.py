@@ -166,11 +166,13 @@ def _options_table(compiler: object) -> object:
     for col in ("key", "type", "default", "allowed", "stage", "what it does"):
         t.add_column(col)
     for o in compiler.declared_options:
-        allowed = (
-            ", ".join(str(c) for c in o.choices)
-            if o.choices
-            else (f">= {o.minimum:g}" if o.minimum is not None else "any")
-        )
+        if o.choices:
+            allowed = ", ".join(str(c) for c in o.choices)
+        elif o.minimum is not None and o.maximum is not None:
+            allowed = f"{o.minimum:g} to {o.maximum:g}"
+        else:
+            allowed = f">= {o.minimum:g}" if o.minimum is not None else "any"
+        allowed += "".join(f", not {bad}" for bad, _ in o.refused)
         t.add_row(o.name, o.kind, str(o.default), allowed, o.stage, escape(o.help))
     return t
 

@@ -36,6 +36,8 @@ class Option:
         choices: the allowed values, where there is a fixed set (strings match any case).
         stage: `conversion` (part of the artifact's cache key) or `runtime`.
         minimum: the smallest allowed number, for numeric options.
+        maximum: the largest allowed number, for numeric options.
+        refused: values refused within those bounds, each with why.
         search: the values `edgebench tune` tries (default: every choice; none for free values).
         precisions: the precisions it makes a difference at (None: every one); `edgebench
             tune` varies it only there.
@@ -49,6 +51,8 @@ class Option:
     choices: tuple[Value, ...] | None = None
     stage: Literal["conversion", "runtime"] = "runtime"
     minimum: float | None = None
+    maximum: float | None = None
+    refused: tuple[tuple[Value, str], ...] = ()
     search: tuple[Value, ...] | None = None
     precisions: tuple[str, ...] | None = None
     accelerators: tuple[str, ...] | None = None
@@ -82,6 +86,11 @@ class Option:
         numeric = isinstance(parsed, (int, float)) and not isinstance(parsed, bool)
         if self.minimum is not None and numeric and float(parsed) < self.minimum:
             raise OptionError(f"{self.name}={value}: must be at least {self.minimum:g}")
+        if self.maximum is not None and numeric and float(parsed) > self.maximum:
+            raise OptionError(f"{self.name}={value}: must be at most {self.maximum:g}")
+        for bad, why in self.refused:
+            if parsed == bad:
+                raise OptionError(f"{self.name}={value}: {why}")
         return parsed
 
     def _coerce(self, value: Any) -> Value:
@@ -107,6 +116,27 @@ class Option:
         if want is str and not isinstance(value, (bool, dict, list)):
             return text
         raise OptionError(f"{self.name}={value}: takes a {self.kind}")
+
+
+# Weight optimizations that shrink the model a device downloads: magnitude pruning and weight
+# clustering of a Keras model, with a short fine-tune (conversion/weight_optimization.py),
+# before any converter; the compilers whose route passes through Keras declare them.
+WEIGHT_OPTIONS = (
+    Option(
+        "prune", 0.0, "share of each layer's weights set to zero (by magnitude), 0 for none",
+        stage="conversion", minimum=0.0, maximum=0.95, search=(0.0, 0.5),
+    ),
+    Option(
+        "clusters", 0, "distinct values per weight channel after k-means clustering, 0 for none",
+        stage="conversion", minimum=0, maximum=256, search=(0, 16),
+        refused=((1, "one value per channel makes every weight of it the same; give 2 or "
+                     "more (0: no clustering)"),),
+    ),
+    Option(
+        "finetune_steps", 30, "fine-tune steps after pruning or clustering (the FP32 model's "
+        "outputs as targets, on --calib-dataset)", stage="conversion", minimum=0, search=(),
+    ),
+)  # fmt: skip
 
 
 class WithOptions(Protocol):
@@ -152,4 +182,12 @@ def unknown_option(key: str, compilers: Iterable[WithOptions]) -> OptionError:
     )
 
 
-__all__ = ["Option", "OptionError", "Value", "WithOptions", "check_options", "unknown_option"]
+__all__ = [
+    "WEIGHT_OPTIONS",
+    "Option",
+    "OptionError",
+    "Value",
+    "WithOptions",
+    "check_options",
+    "unknown_option",
+]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.options import WEIGHT_OPTIONS
 from edgebench.compilers.registry import register
 from edgebench.models import ModelSpec
 
@@ -56,6 +57,7 @@ class TensorFlowCompiler(Compiler):
     requires = ("tensorflow",)
     runtime_modules = ("tensorflow",)
     packages = ("tensorflow", "tensorflow-cpu", "keras")
+    declared_options = WEIGHT_OPTIONS  # a pruned or clustered model's own SavedModel
 
     def compile(self, request: CompileRequest) -> CompileOutput:
         # The artifact is the SavedModel itself, copied so that its size and path are its own.

@@ -57,6 +57,9 @@ class Converter:
     # The compiler options the step takes (they join its cache key): `function` is then
     # called with `options=` too (an NPU's target for its ahead-of-time compile).
     option_names: tuple[str, ...] = ()
+    # True where the step needs the run's calibration data (a fine-tune): `function` is then
+    # called with `data=` too (a compilers.base.Calibration), and its source joins the key.
+    takes_data: bool = False
 
     def applies_to(self, model: ModelSpec | None) -> bool:
         return self.model_attr is None or bool(model and getattr(model, self.model_attr, None))
@@ -69,12 +72,17 @@ class Converter:
         weights: ResolvedWeights,
         batch: int | None,
         options: dict[str, Any] | None = None,
+        data: Any = None,
     ) -> tuple[str, dict[str, Any]]:
         """The converted model's file or folder name, and what the step reports about it
         (a function may return the name alone, or the name and that info)."""
         module, _, func = self.function.partition(":")
         function = getattr(importlib.import_module(module), func)
-        extra = {"options": self.options_of(options or {})} if self.option_names else {}
+        extra: dict[str, Any] = {}
+        if self.option_names:
+            extra["options"] = self.options_of(options or {})
+        if self.takes_data:
+            extra["data"] = data
         result: str | tuple[str, dict[str, Any]] = function(
             source, out_dir, model, weights, batch, **extra
         )
@@ -83,6 +91,18 @@ class Converter:
     def options_of(self, options: dict[str, Any]) -> dict[str, Any]:
         return {k: options[k] for k in self.option_names if k in options}
 
+
+# Pruning and clustering a Keras model (a step of its own, keras -> keras), put in a plan after
+# the step that makes the .keras, where the cell's options ask for it.
+OPTIMIZE_WEIGHTS = Converter(
+    "optimize_weights",
+    "keras",
+    "keras",
+    "edgebench.conversion.weight_optimization:optimize_weights",
+    ("tensorflow", "tensorflow-cpu", "keras"),
+    option_names=("prune", "clusters", "finetune_steps"),
+    takes_data=True,
+)
 
 CONVERTERS: list[Converter] = [
     Converter(
@@ -374,6 +394,27 @@ def source_key(model: ModelSpec, weights: ResolvedWeights) -> str:
     )
 
 
+def _with_weight_optimization(
+    path: list[Converter], src_fmt: str, options: dict[str, Any], compiler: Compiler
+) -> list[Converter]:
+    """The route with pruning and clustering put after the step that makes the .keras (or
+    first, for a .keras file), where the options ask for them; NoRoute where no .keras is on
+    the way (a .tflite, an ONNX file: nothing to fine-tune)."""
+    from edgebench.conversion.weight_optimization import requested
+
+    if not requested(options):
+        return path
+    if src_fmt == "keras":
+        return [OPTIMIZE_WEIGHTS, *path]
+    for i, conv in enumerate(path):
+        if conv.dst == "keras":
+            return [*path[: i + 1], OPTIMIZE_WEIGHTS, *path[i + 1 :]]
+    raise NoRoute(
+        f"prune and clusters work on a Keras model, and {compiler.name}'s route from "
+        f"{src_fmt} has none (a zoo model or a .keras file has)"
+    )
+
+
 def plan(
     model: ModelSpec,
     weights: ResolvedWeights,
@@ -408,19 +449,23 @@ def plan(
             f"no conversion route from {src_fmt} to {compiler.name} "
             f"(it takes {', '.join(compiler.input_formats)})"
         )
+    path = _with_weight_optimization(path, src_fmt, options, compiler)
     steps: list[PlannedStep] = []
     prev = skey
     for conv in path:
         step_batch = batch_size if conv.per_batch else None
-        key = cache_key(
-            {
-                "prev": prev,
-                "step": conv.name,
-                "versions": package_versions(conv.packages),
-                "batch": step_batch or (batch if conv.batch_dependent else None),
-                "code": _code_digest(conv.function),  # a fixed converter rebuilds
-            }
-        )
+        parts = {
+            "prev": prev,
+            "step": conv.name,
+            "versions": package_versions(conv.packages),
+            "batch": step_batch or (batch if conv.batch_dependent else None),
+            "code": _code_digest(conv.function),  # a fixed converter rebuilds
+        }
+        if conv.option_names:
+            parts["options"] = conv.options_of(options)
+        if conv.takes_data:
+            parts["data"] = calibration
+        key = cache_key(parts)
         steps.append(PlannedStep(conv.name, conv.name, key, conv, conv.dst, step_batch))
         prev = key
     key = cache_key(

@@ -40,11 +40,15 @@ def convert(job: ConvertJob) -> BuiltArtifact:
             try:
                 if step.converter is not None:
                     batch = step.batch if step.batch is not None else plan.batch
+                    data = None
+                    if step.converter.takes_data:
+                        data = calibration(plan.model, job.calibration, job.seed + 1)
                     name, info = converted(
                         step.name, step.converter, source, scratch, plan.model, plan.weights,
-                        batch, plan.options,
+                        batch, plan.options, data,
                     )  # fmt: skip
-                    meta: dict[str, Any] = {"step": step.name, "info": info}
+                    warnings = info.pop("warnings", [])
+                    meta: dict[str, Any] = {"step": step.name, "info": info, "warnings": warnings}
                 else:
                     request = CompileRequest(
                         model=plan.model,
@@ -80,11 +84,12 @@ def converted(
     weights: ResolvedWeights,
     batch: Any,
     options: dict[str, Any] | None = None,
+    data: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """A converter step's output; its failure names the step, so a cell (and the coverage
     matrix) says which converter of the route gave up (`tflite_to_onnx: IndexError: ...`)."""
     try:
-        return converter.run(source, scratch, model, weights, batch, options)
+        return converter.run(source, scratch, model, weights, batch, options, data)
     except ConversionError as exc:
         raise ConversionError(f"{step}: {exc}") from exc
     except EdgebenchError:  # a missing route, tool or input size: said as it is

@@ -24,7 +24,7 @@ from edgebench.compilers.base import (
     Findings,
     Runtime,
 )
-from edgebench.compilers.options import Option
+from edgebench.compilers.options import WEIGHT_OPTIONS, Option
 from edgebench.compilers.registry import register
 from edgebench.errors import BackendUnavailable, UsageError
 from edgebench.models import ModelSpec
@@ -141,6 +141,7 @@ class OnnxRuntimeCompiler(Compiler):
         ),
         Option("ort_graph_opt", "all", "graph optimization level", choices=GRAPH_LEVELS),
         Option("ort_provider", "cpu", "execution provider", choices=tuple(PROVIDERS)),
+        *WEIGHT_OPTIONS,
     )
     needs_static_batch = True
 

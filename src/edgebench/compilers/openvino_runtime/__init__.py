@@ -26,7 +26,7 @@ from edgebench.compilers.base import (
     Findings,
     Runtime,
 )
-from edgebench.compilers.options import Option
+from edgebench.compilers.options import WEIGHT_OPTIONS, Option
 from edgebench.compilers.registry import register
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
@@ -152,6 +152,7 @@ class OpenVINOCompiler(Compiler):
             choices=_PERF_HINTS,
         ),
         Option("ov_device", "CPU", "OpenVINO device (CPU, GPU, NPU, ...)", search=("CPU",)),
+        *WEIGHT_OPTIONS,
     )
     needs_static_batch = True
 

@@ -25,7 +25,7 @@ from edgebench.compilers.base import (
     Findings,
     Runtime,
 )
-from edgebench.compilers.options import Option
+from edgebench.compilers.options import WEIGHT_OPTIONS, Option
 from edgebench.compilers.registry import register
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision
 from edgebench.models import ModelSpec
@@ -107,6 +107,7 @@ class TFLiteCompiler(Compiler):
             search=("npu",),
             accelerators=("npu",),
         ),
+        *WEIGHT_OPTIONS,
     )
     needs_static_batch = True
 

@@ -34,7 +34,7 @@ from edgebench.compilers.base import (
     Findings,
     Runtime,
 )
-from edgebench.compilers.options import Option
+from edgebench.compilers.options import WEIGHT_OPTIONS, Option
 from edgebench.compilers.registry import register
 from edgebench.conversion.onnx_cleanup import cleanup_note, slimmed, static_shapes
 from edgebench.errors import BackendUnavailable, UsageError
@@ -168,6 +168,7 @@ class TVMCompiler(Compiler):
             minimum=0,
             search=(0,),
         ),
+        *WEIGHT_OPTIONS,
     )
     needs_static_batch = True
     compiles_per_batch = True  # Relax builds for static shapes: one artifact per batch size
