@@ -102,7 +102,9 @@ def _torch_inputs(path: Path) -> list[dict[str, Any]]:
     None, to be given with --input-shape (the batch is edgebench's)."""
     import torch
 
-    program = torch.export.load(str(path))
+    from edgebench.models.torch_program import load_program
+
+    program = load_program(path)
     nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
     out = []
     for name in program.graph_signature.user_inputs:

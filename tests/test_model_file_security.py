@@ -1,0 +1,170 @@
+"""No code runs from a model file: the hardening issue's second round, item 1. Each hostile file
+here creates a marker file when anything it carries runs; every loader refuses it with one line
+naming the file, and the marker is never there. Each test failed on the code before the fix."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import edgebench
+from conftest import cli_env, run_cli
+
+SRC = Path(edgebench.__file__).resolve().parent
+
+
+def _refusal(r: subprocess.CompletedProcess[str], model: Path) -> str:
+    """The one `error:` line of a refused command, which names the model."""
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr[-3000:]
+    assert r.returncode == 2, r.stderr[-3000:]
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and str(model) in errors[0], r.stderr[-3000:]
+    return errors[0]
+
+
+def _refused(load: Callable[[], Any]) -> str:
+    """The ModelLoadError `load` raised, as text; empty when it loaded."""
+    from edgebench.errors import ModelLoadError
+
+    try:
+        load()
+    except ModelLoadError as exc:
+        return str(exc)
+    return ""
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cli_env(tmp_path / "cache")
+    return run_cli(*args, "--min-duration", "0", "--no-fidelity", cwd=tmp_path, env=env)
+
+
+def test_1_no_source_calls_torch_export_load() -> None:
+    """torch.export.load runs what a .pt2 holds: every program is read by load_program."""
+    calls = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.export.load":
+                calls.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert not calls, calls
+
+
+# --- torch.export programs (.pt2) ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def good_pt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    path = tmp_path_factory.mktemp("pt2") / "good.pt2"
+    torch.manual_seed(0)
+    torch.export.save(torch.export.export(torch.nn.Linear(4, 2), (torch.randn(1, 4),)), str(path))
+    return path
+
+
+def _hostile(maker: str, good: Path, folder: Path) -> tuple[Path, Path]:
+    from support.hostile_pt2 import MAKERS
+
+    if maker == "native library" and not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler to build the library")
+    marker = folder / "marker"
+    return MAKERS[maker](good, folder / "evil.pt2", marker), marker
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "command", [("run", "--compiler", "null"), ("explain", "--compiler", "torch")]
+)
+def test_1_a_pt2_with_a_pickled_weight_runs_nothing(
+    tmp_path: Path, good_pt2: Path, command: tuple[str, ...]
+) -> None:
+    evil, marker = _hostile("pickled weight", good_pt2, tmp_path)
+    r = _cli(tmp_path, command[0], "--model", str(evil), *command[1:])
+    assert not marker.exists(), "the file's pickle ran"
+    assert "Python pickle (use_pickle)" in _refusal(r, evil)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "maker",
+    [
+        "pickled weight",
+        "pickled constant",
+        "opaque constant",
+        "sample inputs",
+        "legacy weights",
+        "legacy zip",
+        "guard",
+        "sympy size",
+        "argument name",
+        "pytree import",
+        "file op",
+        "native library",
+    ],
+)
+def test_1_the_pt2_loader_refuses_every_way_a_file_can_run_code(
+    tmp_path: Path, good_pt2: Path, maker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgebench.models.torch_program import load_program
+
+    evil, marker = _hostile(maker, good_pt2, tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # where the pytree import's module lies
+    refused = _refused(lambda: load_program(evil).module()(__import__("torch").zeros(1, 4)))
+    assert not marker.exists(), "the file's code ran"
+    assert refused.startswith(f"{evil}: ") and "\n" not in refused
+
+
+def _inspect(path: Path) -> Any:
+    from edgebench.models.inspect import inspect_inputs
+
+    return inspect_inputs(path, "torch")
+
+
+def _explain_graph(path: Path) -> Any:
+    from edgebench.explain.graph import read_torch_program
+
+    return read_torch_program(path)
+
+
+def _torch_runtime(path: Path) -> Any:
+    """What a cell's measurement loads, on this host or on a target."""
+    from edgebench.compilers.torch_runtime import ModuleRuntime
+
+    return ModuleRuntime(path, 1, 1, "fp32", {"torch_compile": "none"})
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("opener", [_inspect, _explain_graph, _torch_runtime])
+def test_1_every_reader_of_a_pt2_refuses_it(
+    tmp_path: Path, good_pt2: Path, opener: Callable[[Path], Any]
+) -> None:
+
+    evil, marker = _hostile("pickled weight", good_pt2, tmp_path)
+    refused = _refused(lambda: opener(evil))
+    assert not marker.exists(), "the file's pickle ran"
+    assert "use_pickle" in refused
+
+
+@pytest.mark.torch
+def test_1_programs_load_and_run_as_torch_export_load_gives_them(
+    tmp_path: Path, good_pt2: Path
+) -> None:
+    """A plain program, and the zoo's MobileNetV2 twin (dynamic batch: symbolic sizes and
+    guards), give what torch.export.load's give."""
+    import torch
+
+    from edgebench.models.torch_mobilenet_v2 import build
+    from edgebench.models.torch_program import load_program
+
+    build(tmp_path / "twin.pt2", width=0.35, size=96)
+    for path, x in (
+        (good_pt2, torch.randn(1, 4)),
+        (tmp_path / "twin.pt2", torch.rand(2, 96, 96, 3)),
+    ):
+        with torch.no_grad():
+            got = load_program(path).module()(x)
+            expected = torch.export.load(str(path)).module()(x)
+        assert torch.equal(got, expected)
