@@ -168,3 +168,100 @@ def test_1_programs_load_and_run_as_torch_export_load_gives_them(
             got = load_program(path).module()(x)
             expected = torch.export.load(str(path)).module()(x)
         assert torch.equal(got, expected)
+
+
+# --- TorchScript programs (.pt) --------------------------------------------------------------
+def _scripted(kind: str, marker: Path) -> Any:
+    """A TorchScript module that writes `marker` as it loads (`__setstate__`) or runs."""
+    import torch
+
+    class Scripted(torch.nn.Module):
+        __constants__ = ["name"]  # TorchScript inlines it: __setstate__ sees it before state
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.name = str(marker)
+            self.w = torch.nn.Parameter(torch.ones(2))
+
+    class Setstate(Scripted):
+        @torch.jit.export
+        def __getstate__(self) -> tuple[torch.Tensor, bool]:
+            return (self.w.detach(), self.training)
+
+        @torch.jit.export
+        def __setstate__(self, state: tuple[torch.Tensor, bool]) -> None:
+            torch.save([1], self.name)
+            self.w = state[0]
+            self.training = state[1]
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.w
+
+    class SavesInForward(Scripted):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            torch.save([1], self.name)
+            return x * self.w
+
+    class MapsAFile(Scripted):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.w + torch.from_file(self.name, True, 2).sum() * 0
+
+    module = {"setstate": Setstate, "save": SavesInForward, "from_file": MapsAFile}[kind]()
+    return torch.jit.script(module)
+
+
+@pytest.mark.torch
+def test_1_a_torchscript_program_whose_setstate_writes_a_file_runs_nothing(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    marker = tmp_path / "marker"
+    torch.jit.save(_scripted("setstate", marker), str(tmp_path / "evil.pt"))
+    assert not marker.exists()
+    r = _cli(tmp_path, "run", "--model", str(tmp_path / "evil.pt"), "--compiler", "null",
+             "--input-shape", "2")  # fmt: skip
+    assert not marker.exists(), "the program's __setstate__ ran"
+    assert "defines __setstate__" in _refusal(r, tmp_path / "evil.pt")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("kind", "said"), [("save", "torch.save"), ("from_file", "from_file")])
+def test_1_torchscript_that_touches_files_when_it_runs_is_refused(
+    tmp_path: Path, kind: str, said: str
+) -> None:
+    """Converting a .pt runs its forward (traced_program), so file ops there are refused too."""
+    import torch
+
+    from edgebench.errors import ModelLoadError
+    from edgebench.models.torchscript_check import check_torchscript
+
+    marker = tmp_path / "marker"
+    torch.jit.save(_scripted(kind, marker), str(tmp_path / "evil.pt"))
+    with pytest.raises(ModelLoadError, match=said):
+        check_torchscript(tmp_path / "evil.pt")
+
+
+@pytest.mark.torch
+def test_1_ordinary_torchscript_programs_pass_the_check(tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    from edgebench.models.torch_mobilenet_v2 import make_module
+    from edgebench.models.torchscript_check import check_torchscript
+
+    image = torch.rand(1, 3, 16, 16)
+    conv = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    lstm = nn.LSTM(8, 16, 2, batch_first=True).eval()
+    twin = make_module(0.35).eval()
+    programs = {
+        "conv_script": torch.jit.script(conv),
+        "conv_trace": torch.jit.trace(conv, image),
+        "lstm_script": torch.jit.script(lstm),
+        "lstm_trace": torch.jit.trace(lstm, torch.rand(1, 5, 8)),
+        "twin_trace": torch.jit.trace(twin, torch.rand(1, 96, 96, 3)),
+        "twin_frozen": torch.jit.freeze(torch.jit.script(twin)),
+    }
+    for name, program in programs.items():
+        torch.jit.save(program, str(tmp_path / f"{name}.pt"))
+        check_torchscript(tmp_path / f"{name}.pt")

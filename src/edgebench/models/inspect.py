@@ -121,6 +121,9 @@ def _torchscript_inputs(path: Path) -> list[dict[str, Any]]:
     is unknown (empty) until --input-shape gives it; float32 is assumed."""
     import torch
 
+    from edgebench.models.torchscript_check import check_torchscript
+
+    check_torchscript(path)  # loading runs the program's __setstate__ methods
     try:
         program = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - torch.jit.load raises RuntimeError for most things
