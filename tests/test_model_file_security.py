@@ -5,6 +5,7 @@ naming the file, and the marker is never there. Each test failed on the code bef
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -265,3 +266,80 @@ def test_1_ordinary_torchscript_programs_pass_the_check(tmp_path: Path) -> None:
     for name, program in programs.items():
         torch.jit.save(program, str(tmp_path / f"{name}.pt"))
         check_torchscript(tmp_path / f"{name}.pt")
+
+
+# --- SavedModels -----------------------------------------------------------------------------
+def _saved_model(kind: str, folder: Path, marker: Path) -> Path:
+    """A SavedModel that writes `marker` as it loads (a resource initializer), or runs Python,
+    or names an asset outside itself."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, 4], tf.float32)
+
+    class Counter(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self) -> Any:
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[])
+
+        def _initialize(self) -> Any:
+            tf.io.write_file(str(marker), "ran")  # runs inside tf.saved_model.load
+            return tf.raw_ops.AssignVariableOp(resource=self.resource_handle, value=1.0)
+
+    class Model(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.counter = Counter() if kind == "initializer" else None
+
+        @tf.function(input_signature=[spec])
+        def serve(self, x: Any) -> Any:
+            if kind == "python":
+                return tf.py_function(lambda v: v * 2, [x], tf.float32)
+            return x * 2
+
+    model = Model()
+    out = folder / kind
+    tf.saved_model.save(model, str(out), signatures={"serving_default": model.serve})
+    return out
+
+
+@pytest.mark.tensorflow
+def test_1_a_savedmodel_whose_initializer_writes_a_file_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    model = _saved_model("initializer", tmp_path, marker)
+    marker.unlink(missing_ok=True)  # saving may run the initializer
+    r = _cli(tmp_path, "run", "--model", str(model), "--compiler", "null")
+    assert not marker.exists(), "the SavedModel's initializer ran"
+    assert "op WriteFile" in _refusal(r, model)
+
+
+@pytest.mark.tensorflow
+def test_1_savedmodels_that_run_python_or_read_outside_are_refused(tmp_path: Path) -> None:
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from edgebench.errors import ModelLoadError
+    from edgebench.models.saved_model_check import check_saved_model
+
+    with pytest.raises(ModelLoadError, match="op EagerPyFunc .* runs Python"):
+        check_saved_model(_saved_model("python", tmp_path, tmp_path / "marker"))
+    plain = _saved_model("plain", tmp_path, tmp_path / "marker")
+    check_saved_model(plain)
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((plain / "saved_model.pb").read_bytes())
+    proto.meta_graphs[0].asset_file_def.add(filename="../../etc/hostname")
+    (plain / "saved_model.pb").write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelLoadError, match="asset '../../etc/hostname'"):
+        check_saved_model(plain)
+
+
+@pytest.mark.tensorflow
+def test_1_edgebench_s_own_keras_export_passes_the_savedmodel_check(tmp_path: Path) -> None:
+    """The checkpoint ops of a SavedModel's own save and restore functions are not refused."""
+    from edgebench.conversion.tensorflow_steps import keras_to_savedmodel, materialize_zoo_model
+    from edgebench.models import get_model
+    from edgebench.models.saved_model_check import check_saved_model
+    from edgebench.models.weights import ResolvedWeights
+
+    model, weights = get_model("mobilenet_v2_035_96"), ResolvedWeights("random", None)
+    materialize_zoo_model(None, tmp_path, model, weights, None)
+    keras_to_savedmodel(tmp_path / "model.keras", tmp_path, model, weights, None)
+    check_saved_model(tmp_path / "saved_model")

@@ -70,6 +70,9 @@ def _keras_inputs(path: Path) -> list[dict[str, Any]]:
 def _savedmodel_inputs(path: Path) -> list[dict[str, Any]]:
     import tensorflow as tf
 
+    from edgebench.models.saved_model_check import check_saved_model
+
+    check_saved_model(path)  # loading runs the SavedModel's initializers
     loaded = tf.saved_model.load(str(path))
     if "serving_default" not in loaded.signatures:
         raise ModelLoadError(f"{path}: SavedModel has no serving_default signature")
