@@ -343,3 +343,28 @@ def test_1_edgebench_s_own_keras_export_passes_the_savedmodel_check(tmp_path: Pa
     materialize_zoo_model(None, tmp_path, model, weights, None)
     keras_to_savedmodel(tmp_path / "model.keras", tmp_path, model, weights, None)
     check_saved_model(tmp_path / "saved_model")
+
+
+# --- Keras -----------------------------------------------------------------------------------
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("function", ["lambda", "def"])
+def test_1_a_keras_lambda_layer_is_refused_in_one_line(tmp_path: Path, function: str) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    marker = tmp_path / "marker"
+
+    def touch(x: Any) -> Any:
+        open(marker, "w").close()
+        return x
+
+    layer = keras.layers.Lambda((lambda x: touch(x)) if function == "lambda" else touch)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2), layer])
+    model.save(tmp_path / "lambda.keras")
+    marker.unlink(missing_ok=True)
+    r = _cli(tmp_path, "run", "--model", str(tmp_path / "lambda.keras"), "--compiler", "null")
+    line = _refusal(r, tmp_path / "lambda.keras")
+    said = {"lambda": "a Keras Lambda layer holds Python code", "def": "Could not locate function"}
+    assert said[function] in line and "safe_mode=False" not in line
+    assert "Exception encountered" not in r.stderr and "config=" not in r.stderr
+    assert not marker.exists()
