@@ -114,9 +114,7 @@ def load_program(path: Path) -> Any:
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed JSON or records: torch's many types
-        raise ModelLoadError(
-            f"{path}: not a readable torch.export program ({error_line(exc)})"
-        ) from None
+        raise ModelLoadError(f"{path}: cannot read as torch ({error_line(exc)})") from None
 
 
 def _load(path: Path) -> Any:
@@ -132,8 +130,8 @@ def _load(path: Path) -> Any:
         reader = PT2ArchiveReader(str(path))
     except Exception:  # noqa: BLE001 - not a zip, or not the pt2 layout (a legacy one)
         raise ModelLoadError(
-            f"{path}: not a .pt2 in the layout torch.export.save writes (torch 2.8 or later); "
-            "older layouts keep pickles, which edgebench does not load"
+            f"{path}: cannot read as torch (not a .pt2 in the layout torch.export.save writes "
+            "since torch 2.8; older layouts hold pickles, which edgebench does not load)"
         ) from None
     with reader:
         names = set(reader.get_file_names())
