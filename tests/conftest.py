@@ -34,6 +34,7 @@ FILE_SECONDS = {
     "test_arm64_board.py": 74,
     "test_explain_tvm_torch.py": 73,
     "test_hardening.py": 58,
+    "test_model_file_security.py": 63,
     "test_targets.py": 41,
     "test_fleet.py": 40,
     "test_tune.py": 25,

@@ -19,9 +19,35 @@ def load_keras_model(path: Path) -> Any:
 
     ssd_mobilenet_v2.register_custom_objects()
     try:
-        return keras.models.load_model(path, compile=False)
+        # safe_mode (Keras's default, said so it stays): no Lambda layer's Python code, no
+        # vocabulary file or SavedModel from outside the archive, no callable outside Keras.
+        return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad file
-        raise ModelLoadError(f"{path}: cannot load as a Keras model ({exc})") from exc
+        raise ModelLoadError(f"{path}: {_keras_refusal(exc)}") from exc
+
+
+# What a user can do with a .keras file that holds code edgebench will not run.
+_AS_SAVEDMODEL = "export it as a SavedModel (model.export(FOLDER)) and give that folder"
+
+
+def _keras_refusal(exc: Exception) -> str:
+    """Keras's error as one line. Keras nests the config of every enclosing object in its
+    message ("... Exception encountered: ..."), several paragraphs deep; the innermost cause
+    says what went wrong. Its advice to pass safe_mode=False is not edgebench's to follow."""
+    text = str(exc).strip()
+    cause = text.rsplit("Exception encountered:", 1)[-1].strip().split("\n")[0] if text else ""
+    if "`Lambda` layer" in cause and "safe_mode" in cause:
+        return (
+            "a Keras Lambda layer holds Python code, which edgebench does not run (safe_mode); "
+            + _AS_SAVEDMODEL
+        )
+    if "safe_mode" in cause:  # a TFSMLayer, a vocabulary file outside the archive
+        first = cause.split(". ")[0].removeprefix("Requested the ")
+        return f"Keras's safe_mode refuses {first}, and so does edgebench; {_AS_SAVEDMODEL}"
+    if cause.startswith("Could not locate"):  # a custom layer or function by name
+        first = cause.split(". ")[0]
+        return f"{first}: edgebench loads no Python code beside Keras's own; {_AS_SAVEDMODEL}"
+    return f"cannot load as a Keras model ({cause[:300] or type(exc).__name__})"
 
 
 def materialize_zoo_model(

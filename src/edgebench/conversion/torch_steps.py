@@ -11,6 +11,7 @@ import numpy as np
 from edgebench.conversion.routes import NoRoute
 from edgebench.errors import BackendUnavailable, ConversionError, error_line
 from edgebench.models import ModelSpec
+from edgebench.models.torchscript_check import check_torchscript
 from edgebench.models.weights import ResolvedWeights
 
 
@@ -237,6 +238,7 @@ def torchscript_to_torch(
 
     assert source is not None
     batch = batch or 1
+    check_torchscript(source)  # the input inspection did too, unless --input-shape skipped it
     module = torch.jit.load(str(source), map_location="cpu")
     example = _example_inputs(
         [((batch, *(d or 1 for d in spec.shape)), spec.dtype) for spec in model.inputs]

@@ -320,9 +320,9 @@ def _fused_activation(
 def read_torch_program(path: Path) -> OpGraph:
     """The ATen graph of a saved `torch.export` program (`.pt2`); parameters and buffers are
     its constants."""
-    import torch
+    from edgebench.models.torch_program import load_program
 
-    program = torch.export.load(str(path))
+    program = load_program(path)
     return torch_graph(program.graph, program.graph_signature)
 
 

@@ -22,6 +22,7 @@ from edgebench.harness.inputs import random_calibration
 from edgebench.harness.jobs import CalibrationSource, ConvertJob
 from edgebench.harness.measure import peak_rss_mb
 from edgebench.models import ModelSpec
+from edgebench.models.saved_model_check import check_saved_model
 from edgebench.models.weights import ResolvedWeights
 
 
@@ -31,6 +32,11 @@ def convert(job: ConvertJob) -> BuiltArtifact:
     compiler = get_compiler(plan.compiler)
     cache = ArtifactCache(Path(job.cache_dir))
     source: Path | None = Path(plan.model.path) if plan.model.path else None
+    if source is not None and plan.model.source_format == "savedmodel":
+        # Loading a SavedModel runs its graph code, and the first step loads it (tf2onnx, the
+        # TFLite converter, TensorFlow): checked here as in the input inspection, which
+        # --input-shape can skip.
+        check_saved_model(source)
     built: set[str] = set()
     for step in plan.steps:
         entry = cache.lookup(step.stage, step.key)

@@ -70,6 +70,9 @@ def _keras_inputs(path: Path) -> list[dict[str, Any]]:
 def _savedmodel_inputs(path: Path) -> list[dict[str, Any]]:
     import tensorflow as tf
 
+    from edgebench.models.saved_model_check import check_saved_model
+
+    check_saved_model(path)  # loading runs the SavedModel's initializers
     loaded = tf.saved_model.load(str(path))
     if "serving_default" not in loaded.signatures:
         raise ModelLoadError(f"{path}: SavedModel has no serving_default signature")
@@ -102,7 +105,9 @@ def _torch_inputs(path: Path) -> list[dict[str, Any]]:
     None, to be given with --input-shape (the batch is edgebench's)."""
     import torch
 
-    program = torch.export.load(str(path))
+    from edgebench.models.torch_program import load_program
+
+    program = load_program(path)
     nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
     out = []
     for name in program.graph_signature.user_inputs:
@@ -119,6 +124,9 @@ def _torchscript_inputs(path: Path) -> list[dict[str, Any]]:
     is unknown (empty) until --input-shape gives it; float32 is assumed."""
     import torch
 
+    from edgebench.models.torchscript_check import check_torchscript
+
+    check_torchscript(path)  # loading runs the program's __setstate__ methods
     try:
         program = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - torch.jit.load raises RuntimeError for most things

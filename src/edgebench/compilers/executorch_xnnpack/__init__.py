@@ -18,6 +18,7 @@ from edgebench.compilers.base import (
 from edgebench.compilers.registry import register
 from edgebench.errors import UsageError
 from edgebench.models import ModelSpec
+from edgebench.models.torch_program import load_program
 
 
 class _PteRuntime(Runtime):
@@ -54,7 +55,7 @@ class ExecuTorchCompiler(Compiler):
         batch = request.batch_size or 1
         if not all(spec.is_static for spec in request.model.inputs):
             raise UsageError("ExecuTorch needs static input sizes: give them with --input-shape")
-        module = torch.export.load(str(request.source)).module()
+        module = load_program(request.source).module()
         example = tuple(
             torch.zeros(batch, *(d for d in spec.shape if d is not None))
             for spec in request.model.inputs

@@ -17,6 +17,7 @@ from typing import Any
 from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import engines_summary, read_torch_program, torch_graph
 from edgebench.explain.profile import OpTime, shares_of_runs
+from edgebench.models.torch_program import load_program
 
 XNNPACK = "XNNPACK"
 PORTABLE = "ExecuTorch kernels"
@@ -37,7 +38,7 @@ def _lowered(request: ExplainRequest) -> Any:
     from executorch.exir import to_edge_transform_and_lower
 
     assert request.source is not None, "executorch is compiled from a torch program"
-    module = torch.export.load(str(request.source)).module()
+    module = load_program(request.source).module()
     example = tuple(torch.from_numpy(x) for x in request.inputs)
     program = torch.export.export(module, example)
     return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])

@@ -28,6 +28,7 @@ from edgebench.compilers.options import Option
 from edgebench.compilers.registry import register
 from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
+from edgebench.models.torch_program import load_program
 
 MODES = ("none", "default", "reduce-overhead", "max-autotune")
 
@@ -59,7 +60,8 @@ class ModuleRuntime(Runtime):
             raise UsageError(f"torch_compile '{mode}': choose one of {', '.join(MODES)}")
         torch.set_num_threads(threads)
         self.device = torch.device(device)
-        module: Any = torch.export.load(str(path)).module().to(self.device)
+        # Never torch.export.load: a .pt2 can run code as it loads (models/torch_program.py).
+        module: Any = load_program(path).module().to(self.device)
         if mode != "none":
             import torch._inductor.config as inductor
 

@@ -22,6 +22,7 @@ from edgebench.compilers.base import ExplainRequest, Findings
 from edgebench.explain.graph import Node, OpGraph, engines_summary, torch_graph
 from edgebench.explain.profile import OpTime, shares_of_runs
 from edgebench.explain.taxonomy import deciding_op
+from edgebench.models.torch_program import load_program
 
 RUN_MARK = "edgebench::run"  # the profiler range around each timed run
 MODEL_MARK = "edgebench::model"  # ... and around the module's call in it (no input copies)
@@ -301,7 +302,6 @@ def _inductor_config(**values: Any) -> Iterator[None]:
 
 
 def explain(request: ExplainRequest) -> Findings:
-    import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
     from edgebench.compilers.torch_runtime import ModuleRuntime
@@ -309,7 +309,7 @@ def explain(request: ExplainRequest) -> Findings:
     mode = str(request.options.get("torch_compile", "default"))
     freezing = bool(request.options.get("torch_freezing", True))
     device = str(request.options.get("device", "cpu"))
-    program = torch.export.load(str(request.artifact))
+    program = load_program(request.artifact)
     # The program as the shared reader sees it (the same one ExecuTorch's explainer shows).
     findings = Findings(before=torch_graph(program.graph, program.graph_signature))
     placement: dict[str, Any] = {"mode": mode, "device": device}
