@@ -23,7 +23,10 @@ NOISY_PCT = 10.0
 # where the outputs are class scores, otherwise the signal-to-noise ratio of the outputs
 # against the reference's (quantized precisions are allowed more noise).
 MIN_AGREEMENT = 0.9
-MIN_SNR_DB = {"int8": 10.0, "int8-dynamic": 10.0}
+MIN_SNR_DB = {
+    "int8": 10.0, "int8-dynamic": 10.0, "int8-weights": 10.0, "int4-weights": 10.0,
+    "int8x16": 10.0,
+}  # fmt: skip
 MIN_SNR_DB_FLOAT = 20.0
 
 
@@ -132,6 +135,11 @@ class CellResult:
             self.model, self.weights, self.compiler, self.precision, self.batch_size,
             self.threads, self.model_digest, self.accelerator,
         )  # fmt: skip
+
+    @property
+    def fidelity_failed(self) -> bool:
+        """Its outputs fell below the fidelity floor against the FP32 reference."""
+        return bool((self.fidelity or {}).get("failed"))
 
     @property
     def software_device(self) -> bool:

@@ -139,6 +139,7 @@ def new_progress(console: Console) -> Any:
 # Warnings worth a line in the terminal as each cell finishes (all are kept in the record).
 _SHOWN_WARNINGS = (
     "noisy",
+    "fidelity:",
     "software device",
     "int8 calibrated on random inputs",
     "no power figures: none (command",

@@ -22,7 +22,10 @@ from edgebench.models import ModelSpec
 if TYPE_CHECKING:
     from edgebench.explain.graph import OpGraph
 
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8-dynamic", "int8", "best")
+PRECISIONS: tuple[str, ...] = (
+    "fp32", "fp16", "bf16", "int8-dynamic", "int8", "int8-weights", "int4-weights", "int8x16",
+    "best",
+)  # fmt: skip
 # What executes a compiled model: a cell's accelerator, an axis of the grid like its precision
 # (`--accelerator`); each compiler says which it can run on.
 ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "npu")

@@ -45,6 +45,53 @@ def requested(options: dict[str, Any]) -> bool:
     return float(options.get("prune") or 0) > 0 or int(options.get("clusters") or 0) > 0
 
 
+def check_model(model: ModelSpec, options: dict[str, Any]) -> None:
+    """Refuses, before any work, pruning or clustering a model that has nothing to prune: a
+    model file that is not Keras (a .tflite, an ONNX file: no fine-tune can reach its
+    weights), or a .keras whose layers hold no kernel (read from its config, without Keras).
+
+    Raises:
+        UsageError: one line naming the model.
+    """
+    from edgebench.compilers.options import WEIGHT_OPTIONS
+
+    given = {o.name: o.parse(options[o.name]) for o in WEIGHT_OPTIONS if o.name in options}
+    if model.path is None or not requested(given):
+        return
+    if model.source_format != "keras":
+        raise UsageError(
+            f"{model.path}: prune and clusters work on a Keras model (a zoo model or a .keras "
+            f"file), not on a {model.source_format} file"
+        )
+    if not _kernel_layers(Path(model.path)):
+        raise UsageError(
+            f"{model.path}: no layer to prune or cluster (Dense or a convolution); its weights "
+            "would stay as they are"
+        )
+
+
+def _kernel_layers(path: Path) -> int:
+    """How many layers with a kernel a .keras file's config.json names (nested models too)."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"{path}: cannot read its Keras config ({exc})") from None
+
+    def count(node: Any) -> int:
+        if isinstance(node, dict):
+            own = int(node.get("class_name") in KERNEL_LAYERS)
+            return own + sum(count(v) for v in node.values())
+        if isinstance(node, list):
+            return sum(count(v) for v in node)
+        return 0
+
+    return count(config)
+
+
 def optimize_weights(
     source: Path | None,
     out_dir: Path,

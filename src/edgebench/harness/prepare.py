@@ -31,6 +31,7 @@ from edgebench.cache import cache_key, model_file_digest
 from edgebench.compilers import get_compiler
 from edgebench.compilers.base import Compiler
 from edgebench.conversion.routes import NoRoute, Plan
+from edgebench.conversion.weight_optimization import check_model as check_weight_optimization
 from edgebench.datasets import parse_dataset
 from edgebench.errors import ModelLoadError, UsageError
 from edgebench.harness.build import ArtifactBuilder
@@ -87,6 +88,7 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
                 same.also_given_as.append(name)
             continue
         if spec.path is not None:
+            check_weight_optimization(spec, settings.options)
             spec = _inspect(spec, settings, workdir, _own_shape(name, settings))
             weights = ResolvedWeights(f"file:{Path(spec.path or name).name}", None)
         else:

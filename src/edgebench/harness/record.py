@@ -7,7 +7,7 @@ from typing import Any
 
 from edgebench.conversion.routes import BuiltArtifact
 from edgebench.harness.jobs import MeasureResult
-from edgebench.results import CellResult, Status
+from edgebench.results import CellResult, Status, fidelity_verdict
 from edgebench.stats import summarize
 from edgebench.sysinfo import package_versions, system_info
 
@@ -81,6 +81,11 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         _measurement(cell, outcome.measured)
     cell.accuracy, cell.fidelity = outcome.accuracy, outcome.fidelity
     cell.warnings.extend(outcome.score_warnings)
+    why = fidelity_verdict(cell) if cell.status == "ok" else None
+    if why and cell.fidelity is not None and not cell.fidelity.get("error"):
+        # Where the figure is: the record, the run line and the tables, as noise is
+        cell.fidelity = {**cell.fidelity, "failed": why}
+        cell.warnings.append(f"fidelity: {why}")
     if cell.noisy:
         cell.warnings.append(
             f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"

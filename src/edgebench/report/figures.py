@@ -78,6 +78,7 @@ class Figure:
 
 # --- what the figures show -------------------------------------------------------------------
 SOFTWARE_MARK = "\u00a7"  # a software device: a CPU standing in for a GPU or an NPU
+FIDELITY_MARK = "!"  # outputs below the fidelity floor against the FP32 reference
 
 
 def marks_of(c: CellResult) -> str:
@@ -88,6 +89,8 @@ def marks_of(c: CellResult) -> str:
         marks += "*"
     if c.software_device:
         marks += SOFTWARE_MARK
+    if c.fidelity_failed:
+        marks += FIDELITY_MARK
     return marks
 
 

@@ -179,6 +179,8 @@ def rich_table(
             values["status"] += f" [{len(notes)}]"
         if (c.fidelity or {}).get("error"):
             notes.append(f"[{len(notes) + 1}] fidelity: {c.fidelity['error']}")  # type: ignore[index]
+        elif c.fidelity_failed:
+            notes.append(f"! {c.compiler} {c.precision}: {c.fidelity['failed']}")  # type: ignore[index]
         style = None if c.status == "ok" else ("red" if c.status == "failed" else "yellow")
         table.add_row(*(escape(values[name]) for name in columns), style=style)
     if dropped:
@@ -209,6 +211,7 @@ def _columns(cells: Sequence[CellResult]) -> list[str]:
 
 def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
     lat, acc, fid = c.latency_ms, c.accuracy or {}, c.fidelity or {}
+    failed = "!" if c.fidelity_failed else ""  # below the fidelity floor
     agree = fid.get("top1_agreement", fid.get("detection_agreement"))
     target = c.target_name + ("*" if c.emulated else "")
     return {
@@ -232,8 +235,8 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
         "noise %": _fmt(c.noise_cpu_pct, 0),
         "top1/mAP": _fmt(acc.get("top1", acc.get("map")), 3),
         "top5": _fmt(acc.get("top5"), 3),
-        "agree": f"{agree:.3f}" if isinstance(agree, (int, float)) else "-",
-        "SNR dB": _fmt(fid.get("snr_db"), 1),
+        "agree": (f"{agree:.3f}" if isinstance(agree, (int, float)) else "-") + failed,
+        "SNR dB": _fmt(fid.get("snr_db"), 1) + failed,
     }
 
 

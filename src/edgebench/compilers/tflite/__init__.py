@@ -9,7 +9,6 @@ ahead-of-time compile for the NPU's SoC (npu.py).
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from edgebench.compilers.base import (
 )
 from edgebench.compilers.options import WEIGHT_OPTIONS, Option
 from edgebench.compilers.registry import register
-from edgebench.errors import BackendUnavailable, UnsupportedPrecision
+from edgebench.errors import BackendUnavailable
 from edgebench.models import ModelSpec
 
 
@@ -79,14 +78,14 @@ class TFLiteCompiler(Compiler):
     name = "tflite"
     description = "LiteRT / TensorFlow Lite interpreter (XNNPACK on by default)"
     extra = "tflite"
-    precisions = ("fp32", "fp16", "int8-dynamic", "int8")
+    precisions = ("fp32", "fp16", "int8-dynamic", "int8", "int8-weights", "int4-weights", "int8x16")
     input_formats = ("savedmodel", "tflite")
     # LiteRT alone measures a .tflite (a device host need not have TensorFlow); converting
     # to one needs TensorFlow, and says so when it is missing
     requires = ("ai_edge_litert",)
     runtime_modules = ("ai_edge_litert",)
     device_packages = ("ai-edge-litert==2.3.0",)
-    packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert")
+    packages = ("tensorflow", "tensorflow-cpu", "ai-edge-litert", "litert-quantizer")
     accelerators = ("cpu", "gpu", "npu")
     declared_options = (
         Option("xnnpack", True, "the XNNPACK delegate (false: TFLite's own kernels)"),
@@ -185,27 +184,53 @@ class TFLiteCompiler(Compiler):
             "y = it.get_tensor(it.get_output_details()[0]['index'])"
         )
 
-    def unsupported_reason(
-        self, model: ModelSpec, precision: str, source_format: str
-    ) -> str | None:
-        reason = super().unsupported_reason(model, precision, source_format)
-        if reason is None and source_format == "tflite" and precision != "fp32":
-            reason = (
-                "a .tflite model is measured as it is (fp32 here); to quantize, give its "
-                "source model (.keras or SavedModel)"
-            )
-        return reason
-
     def compile(self, request: CompileRequest) -> CompileOutput:
-        out = request.out_dir / "model.tflite"
-        if request.source_format == "tflite":
-            if request.precision != "fp32":  # never an fp32 file under another name
-                raise UnsupportedPrecision(
-                    f"a .tflite model is measured as it is: {request.precision} needs its source"
-                )
-            shutil.copyfile(request.source, out)
-            return CompileOutput(out.name)
+        """A .tflite at the cell's precision: TensorFlow's converter from a SavedModel (fp32,
+        fp16, int8-dynamic, int8), litert-quantizer's recipe on a .tflite (a user's file at
+        any precision but fp32, which is measured as it is; int8-weights, int4-weights and
+        int8x16 from a SavedModel too, on its fp32 .tflite)."""
+        from edgebench.compilers.tflite.quantize import RECIPE_NAMES
 
+        out = request.out_dir / "model.tflite"
+        precision = request.precision
+        warnings: list[str] = []
+        info: dict[str, Any] = {"io_dtype": "float32"}
+        if request.source_format == "tflite":
+            model = request.source.read_bytes()
+        elif precision in ("int8-weights", "int4-weights", "int8x16"):
+            model = self._converted(request, "fp32", warnings, info)
+        else:
+            out.write_bytes(self._converted(request, precision, warnings, info))
+            return CompileOutput(out.name, warnings, info)
+        if precision == "fp32":
+            out.write_bytes(model)  # a .tflite file, measured as it is
+            return CompileOutput(out.name, warnings, info)
+        from edgebench.compilers.tflite.quantize import CALIBRATED, quantize
+
+        calibrated = precision in CALIBRATED
+        samples = request.calibration.batches() if calibrated else None
+        out.write_bytes(quantize(model, precision, samples))
+        info["recipe"] = f"litert-quantizer: {RECIPE_NAMES[precision]}"
+        if calibrated:
+            self._calibrated(request, warnings, info)
+        return CompileOutput(out.name, warnings, info)
+
+    @staticmethod
+    def _calibrated(request: CompileRequest, warnings: list[str], info: dict[str, Any]) -> None:
+        info["calibration"] = {
+            "source": request.calibration.source,
+            "size": request.calibration.size,
+        }
+        if request.calibration.is_random:
+            warnings.append(
+                f"{request.precision} calibrated on random inputs: speed figures hold, "
+                "accuracy would not"
+            )
+
+    def _converted(
+        self, request: CompileRequest, precision: str, warnings: list[str], info: dict[str, Any]
+    ) -> bytes:
+        """TensorFlow's TFLite converter on the SavedModel, at `precision`."""
         if importlib.util.find_spec("tensorflow") is None:
             raise BackendUnavailable(
                 "converting to .tflite needs TensorFlow (pip install 'edgebench[tflite]'); "
@@ -214,14 +239,12 @@ class TFLiteCompiler(Compiler):
         import tensorflow as tf
 
         converter = tf.lite.TFLiteConverter.from_saved_model(str(request.source))
-        warnings: list[str] = []
-        info: dict[str, Any] = {"io_dtype": "float32"}
-        if request.precision == "fp16":
+        if precision == "fp16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
-        elif request.precision == "int8-dynamic":
+        elif precision == "int8-dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        elif request.precision == "int8":
+        elif precision == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = lambda: request.calibration.batched(
                 request.batch_size or 1
@@ -231,16 +254,9 @@ class TFLiteCompiler(Compiler):
                 tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS,
             ]
-            info["calibration"] = {
-                "source": request.calibration.source,
-                "size": request.calibration.size,
-            }
-            if request.calibration.is_random:
-                warnings.append(
-                    "int8 calibrated on random inputs: speed figures hold, accuracy would not"
-                )
-        out.write_bytes(converter.convert())
-        return CompileOutput(out.name, warnings, info)
+            self._calibrated(request, warnings, info)
+        model: bytes = converter.convert()
+        return model
 
     def load(
         self,
