@@ -79,6 +79,13 @@ def explanation_lines(cell: CellResult) -> list[str]:
     lines += accelerator_lines(cell)
     if placement.get("engines"):
         lines.append(f"  ran on      {_counts(placement['engines'])}")
+    weights = placement.get("weights") or {}
+    if weights.get("tensors"):
+        lines.append(
+            f"  weights     {weights['tensors']} tensors, {weights['values']:,} values, "
+            f"{100 * (weights.get('zeros') or 0):.1f}% zeros; at most "
+            f"{weights.get('max_distinct_per_channel')} distinct values per output channel"
+        )
     if placement.get("fallback_ops"):
         lines.append(f"  fallback    {_counts(placement['fallback_ops'])}")
     for key, label in (

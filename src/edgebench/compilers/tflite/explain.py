@@ -103,6 +103,9 @@ def explain(request: ExplainRequest) -> Findings:
     xnnpack = bool(request.options.get("xnnpack", True))
     after = read_tflite(request.artifact)
     findings = Findings(after=after, placement=_placement(request, after, xnnpack))
+    from edgebench.compilers.tflite.weights import weight_summary
+
+    findings.placement["weights"] = weight_summary(request.artifact)
     try:
         profiled = profile_ops(
             str(request.artifact), request.threads, request.inputs, request.time_runs, xnnpack
