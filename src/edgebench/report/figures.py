@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from edgebench.report.table import option_changes
 from edgebench.results import NOISY_PCT, CellResult
 
 PALETTE = (
@@ -108,6 +109,9 @@ def host_of(c: CellResult) -> str:
 def series_name(c: CellResult, with_host: bool = False) -> str:
     on = "" if c.accelerator == "cpu" else f" {c.accelerator}"
     name = f"{c.compiler}{on} {c.precision}"
+    changed = option_changes(c)
+    if changed:  # a pruned or clustered cell beside the plain one of its precision
+        name += f" {changed}"
     scenario = (c.loadgen or {}).get("scenario")
     if scenario:
         name += f" [{scenario}]"
