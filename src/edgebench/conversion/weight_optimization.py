@@ -8,8 +8,9 @@ a zero or a repeated value takes as many bytes as any other).
 - Clustering: k-means of each output channel's kernel values (the channels of a convolution
   differ in scale by orders of magnitude: clustering a whole tensor at once wiped out
   MobileNetV2's small channels, 0.6 dB, where per channel keeps 5.9 dB before any
-  fine-tune); each weight then takes its cluster's value, and after every fine-tune step the
-  cluster's values are averaged again, so each channel keeps `clusters` distinct values.
+  fine-tune; a Dense layer is clustered whole); each weight then takes its cluster's value,
+  and after every fine-tune step the cluster's values are averaged again, so each channel
+  keeps `clusters` distinct values.
 - Fine-tune: the FP32 model's own outputs are the targets (distillation: no labels needed), on
   the calibration data the run was given (--calib-dataset), for `finetune_steps` steps; batch
   norm statistics stay as trained. On MobileNetV2 with torchvision's weights, 16 clusters and
@@ -161,19 +162,21 @@ class _Shaper:
     def __init__(self, layers: list[Any], prune: float, clusters: int) -> None:
         self.layers, self.prune, self.clusters = layers, prune, clusters
         self.depthwise = [type(layer).__name__ == "DepthwiseConv2D" for layer in layers]
+        self.dense = [type(layer).__name__ == "Dense" for layer in layers]
         self.groups: list[np.ndarray | None] = []  # cluster index of each weight, per layer
-        for layer, depthwise in zip(layers, self.depthwise, strict=True):
-            kernel = _channels(layer.kernel.numpy(), depthwise)
+        for layer, depthwise, dense in zip(layers, self.depthwise, self.dense, strict=True):
+            kernel = _channels(layer.kernel.numpy(), depthwise, dense)
             self.groups.append(_cluster(kernel, clusters) if clusters else None)
 
     def apply(self, progress: float) -> None:
         """Prunes to the share the schedule has reached (`progress` from 0 to 1), then gives
         each cluster the mean of its weights."""
         share = self.prune * (1 - (1 - min(progress, 1.0)) ** 3)
-        for layer, group, depthwise in zip(self.layers, self.groups, self.depthwise, strict=True):
+        for i, (layer, group) in enumerate(zip(self.layers, self.groups, strict=True)):
             w = layer.kernel.numpy()
             if group is not None:
-                w = _centroids(_channels(w, depthwise), group).reshape(w.shape)
+                channels = _channels(w, self.depthwise[i], self.dense[i])
+                w = _centroids(channels, group).reshape(w.shape)
             if share > 0:
                 flat = np.abs(w).ravel()
                 k = int(flat.size * share)
@@ -190,19 +193,23 @@ class _Shaper:
     def most_distinct(self) -> int:
         """The most distinct values any output channel of any kernel holds."""
         most = 0
-        for layer, depthwise in zip(self.layers, self.depthwise, strict=True):
-            channels = _channels(layer.kernel.numpy(), depthwise)
+        for i, layer in enumerate(self.layers):
+            channels = _channels(layer.kernel.numpy(), self.depthwise[i], self.dense[i])
             most = max(most, max(len(np.unique(channels[:, c])) for c in range(channels.shape[1])))
         return most
 
 
-def _channels(w: np.ndarray, depthwise: bool) -> np.ndarray:
-    """A kernel as (weights per output channel, output channels): a convolution's filters, a
-    Dense layer's columns, a depthwise convolution's (height, width, channels, multiplier)
-    kernel as one filter per channel and multiplier (clustered as one tensor, MobileNetV2's
-    depthwise kernels took the model to 0.3 dB)."""
+def _channels(w: np.ndarray, depthwise: bool, dense: bool = False) -> np.ndarray:
+    """A kernel as (weights per group, groups), each group clustered on its own: a
+    convolution's filters (the output channels differ in scale), a depthwise convolution's
+    (height, width, channels, multiplier) kernel as one filter per channel and multiplier
+    (clustered as one tensor, MobileNetV2's depthwise kernels took the model to 0.3 dB), a
+    Dense layer's whole matrix (alone it keeps 25 dB so, and its 1.3 million weights then
+    compress to 28.5% of the model's gzip size, against 30.3% clustered by column)."""
     if depthwise:
         return w.reshape(w.shape[0] * w.shape[1], -1)
+    if dense:
+        return w.reshape(-1, 1)
     return w.reshape(-1, w.shape[-1])
 
 
