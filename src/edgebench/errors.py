@@ -75,6 +75,24 @@ _TELLING = (
 )
 
 
+DETAIL_CHARS = 20_000  # a framework's message kept whole, up to this (a C++ trace can be huge)
+
+
+def error_detail(exc: BaseException) -> str:
+    """A failure's whole message, secrets redacted, where it says more than `error_line`
+    (ONNX Runtime's 'index: 0 Got: 1 Expected: 2' sits on its second line); else ''."""
+    source: BaseException | None = exc
+    if isinstance(exc, EdgebenchError):  # edgebench's own line; the framework's, behind it
+        cause = exc.__cause__ or exc.__context__
+        source = None if isinstance(cause, EdgebenchError) else cause
+    if source is None:
+        return ""
+    message = str(source).strip()
+    if "\n" not in message and len(message) <= 400:  # the line holds all of it
+        return ""
+    return redact(f"{type(source).__name__}: {message}")[:DETAIL_CHARS]
+
+
 def error_line(exc: BaseException) -> str:
     """One line for a failure: frameworks bury the useful line among context and C++ source
     locations, so pick the line that says what went wrong."""

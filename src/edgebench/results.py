@@ -64,8 +64,14 @@ class CellResult:
     threads: int
     status: Status
     error: str | None = None
+    # The framework's whole message where `error`, one line for terminals, leaves some out
+    # (`edgebench results --run ID --cell N` prints it)
+    error_detail: str | None = None
     # What ran the model: cpu, gpu or npu (compilers/base.py ACCELERATORS)
     accelerator: str = "cpu"
+    # How images became an image input, and where that came from (the file's metadata, the
+    # user's --input-range, edgebench's default); None for a model with no image input
+    preprocessing: str | None = None
     # Per timed run: the inference alone where the runtime lets the harness copy inputs in
     # and outputs out apart (LiteRT, ONNX Runtime, OpenVINO: then `io_ms` holds the copies),
     # else the whole predict call.

@@ -272,8 +272,32 @@ class GridSettings(_Settings):
     )
     input_shape: str | None = setting(
         None,
-        "Per-sample input shape(s) of a model file with dynamic inputs, e.g. 224,224,3.",
+        "Input shape(s) of a model file with dynamic inputs, e.g. 224,224,3 (per sample) or "
+        "state=2x1x128 (an input without a batch dimension: whole).",
         flag="--input-shape",
+    )
+    input_range: str | None = setting(
+        None,
+        "LO,HI: a model file's image input is fed pixels scaled to this range (e.g. 0,1 or "
+        "-1,1), in place of what its metadata says or edgebench's default [0, 1].",
+        flag="--input-range",
+    )
+    input_mean: str | None = setting(
+        None,
+        "Mean(s) subtracted from 0-255 pixels for a model file's image input, one or one per "
+        "channel (with --input-std): (pixel - mean) / std.",
+        flag="--input-mean",
+    )
+    input_std: str | None = setting(
+        None,
+        "Standard deviation(s) that 0-255 pixels are divided by (with --input-mean).",
+        flag="--input-std",
+    )
+    input_value: str | None = setting(
+        None,
+        "Values for a model's control inputs, NAME=number[,NAME=number] (e.g. sr=16000); "
+        "other inputs get random data in their range.",
+        flag="--input-value",
     )
     stop_rule: StopRuleSettings = Field(default_factory=StopRuleSettings)
     cell_timeout_s: float = setting(

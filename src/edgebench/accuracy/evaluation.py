@@ -24,7 +24,7 @@ from edgebench.accuracy.metrics import (
 from edgebench.datasets.base import Dataset, DatasetError
 from edgebench.datasets.images import UnreadableImage, load_rgb, preprocess
 from edgebench.models import ModelSpec
-from edgebench.models.synthetic_inputs import make_inputs
+from edgebench.models.synthetic_inputs import make_samples
 
 # Which runtime gives a model's FP32 reference outputs, by the model's source format.
 REFERENCE_COMPILER = {
@@ -58,8 +58,9 @@ class EvalSet:
 
 
 def takes_images(model: ModelSpec) -> bool:
-    """One input of three dimensions per sample: what image datasets can feed."""
-    return len(model.inputs) == 1 and len(model.inputs[0].shape) == 3
+    """One image input (three dimensions per sample, or a static batch of 1 before them):
+    what image datasets can feed."""
+    return len(model.inputs) == 1 and model.inputs[0].image_shape is not None
 
 
 def for_model(model: ModelSpec, dataset: Dataset) -> Dataset:
@@ -82,7 +83,8 @@ def _image_input(model: ModelSpec) -> tuple[int, int]:
             f"{model.name} has inputs {[i.shape for i in model.inputs]}; image datasets need one "
             "image input (use --dataset synthetic for other models)"
         )
-    shape = model.inputs[0].shape
+    shape = model.inputs[0].image_shape
+    assert shape is not None
     h, w = (shape[1], shape[2]) if model.layout == "NCHW" else (shape[0], shape[1])
     if h is None or w is None:
         raise DatasetError(f"{model.name}: give the input size with --input-shape")
@@ -120,7 +122,7 @@ def build_eval_set(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{tag}.npz"
     if dataset.kind == "synthetic":
-        arrays = make_inputs(model, len(dataset.items), seed=seed)
+        arrays = make_samples(model, len(dataset.items), seed=seed)
         np.savez(path, *arrays)  # saved as arr_0, arr_1, ...
         return EvalSet(dataset, path, len(dataset.items))
     h, w = _image_input(model)
@@ -143,7 +145,10 @@ def build_eval_set(
             f"dataset '{dataset.spec}': no readable images ({len(result.skipped)} unreadable)"
         )
     result.n = len(samples)
-    np.savez(path, np.stack(samples))
+    stacked = np.stack(samples)  # (n, *image): a static batch of 1 keeps its axis per sample
+    if not model.inputs[0].batched:
+        stacked = stacked.reshape(len(samples), *model.inputs[0].feed_shape(1))
+    np.savez(path, stacked)
     return result
 
 

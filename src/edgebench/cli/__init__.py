@@ -20,7 +20,17 @@ from typing import Annotated
 import typer
 
 from edgebench import __version__
-from edgebench.cli import corpus, fleet, measure, results, suite, system, target, tune
+from edgebench.cli import (
+    corpus,
+    fleet,
+    inspect_model,
+    measure,
+    results,
+    suite,
+    system,
+    target,
+    tune,
+)
 from edgebench.cli.common import err
 from edgebench.errors import EdgebenchError, redact
 
@@ -35,6 +45,7 @@ app.add_typer(system.compiler_app, name="compiler")
 app.add_typer(system.tools_app, name="tools")
 app.command("run")(measure.run_cmd)
 app.command("explain")(measure.explain_cmd)
+app.command("inspect")(inspect_model.inspect_cmd)
 app.command("tune")(tune.tune_cmd)
 app.add_typer(suite.suite_app, name="suite")
 app.add_typer(target.target_app, name="target")

@@ -6,7 +6,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -34,6 +34,15 @@ def results(
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column, however wide the terminal.")
     ] = False,
+    cell: Annotated[
+        int | None,
+        typer.Option(
+            "--cell",
+            min=1,
+            help="Print one cell whole: the N-th row of the table (from 1), with the "
+            "framework's full error message.",
+        ),
+    ] = None,
 ) -> None:
     """Show stored results."""
     from rich.table import Table
@@ -61,10 +70,32 @@ def results(
             return
         run_ids = select_runs(store, run, db)
         cells = [c for r in run_ids for c in store.cells(r, samples=False)]
+    if cell is not None:
+        if cell > len(cells):
+            raise UsageError(f"--cell {cell}: the runs shown hold {len(cells)} cells")
+        cells = cells[cell - 1 : cell]
+        if not as_json:
+            _print_whole(cells[0].to_dict(samples=False))
+            return
     if as_json:
         print(to_json(cells))
     else:
         out.print(rich_table(cells, title=", ".join(run_ids), width=out.width, wide=wide))
+
+
+def _print_whole(record: dict[str, Any]) -> None:
+    """One cell, field by field (the empty ones left out), its whole error message last."""
+    import json
+
+    detail = record.pop("error_detail", None)
+    for key, value in record.items():
+        if value in (None, "", [], {}):
+            continue
+        shown = value if isinstance(value, str | int | float) else json.dumps(value, default=str)
+        print(f"{key}: {shown}")
+    if detail:
+        print("error, whole:")
+        print(detail)
 
 
 def export(

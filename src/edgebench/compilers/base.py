@@ -53,10 +53,20 @@ class Calibration:
     source: str
     size: int
     batches: Callable[[], Iterator[list[np.ndarray]]]
+    # The smallest and largest value of the first input over the samples: what range the
+    # quantizer saw (the same preprocessing as the measured images, or the random range)
+    value_range: tuple[float, float] | None = None
 
     @property
     def is_random(self) -> bool:
         return self.source == "random"
+
+    def record(self) -> dict[str, Any]:
+        """What a cell records of its calibration."""
+        out: dict[str, Any] = {"source": self.source, "size": self.size}
+        if self.value_range is not None:
+            out["range"] = [round(v, 6) for v in self.value_range]
+        return out
 
     def batched(self, batch_size: int) -> Iterator[list[np.ndarray]]:
         """The samples grouped into batches of `batch_size` (for fixed-batch artifacts); the

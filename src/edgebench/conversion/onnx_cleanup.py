@@ -32,7 +32,7 @@ def static_shapes(onnx_model: Any, model: ModelSpec, batch: int, who: str) -> di
             raise UsageError(
                 f"{who} needs a static shape for input '{spec.name}': give it with --input-shape"
             )
-        shapes[graph_input.name] = [batch, *(d for d in spec.shape if d is not None)]
+        shapes[graph_input.name] = list(spec.feed_shape(batch))
     return shapes
 
 

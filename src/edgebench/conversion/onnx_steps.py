@@ -20,12 +20,16 @@ def keras_to_onnx(
     import tensorflow as tf
     import tf2onnx
 
-    from edgebench.conversion.tensorflow_steps import load_keras_model
+    from edgebench.conversion.tensorflow_steps import load_keras_model, signature_shape
 
     assert source is not None
     keras_model = load_keras_model(source)
     signature = [
-        tf.TensorSpec([batch, *t.shape[1:]], t.dtype, name=t.name.split(":")[0])
+        tf.TensorSpec(
+            signature_shape(t.name.split(":")[0], t.shape, model, batch),
+            t.dtype,
+            name=t.name.split(":")[0],
+        )
         for t in keras_model.inputs
     ]
     out = out_dir / "model.onnx"
@@ -42,12 +46,14 @@ def savedmodel_to_onnx(
     import tensorflow as tf
     import tf2onnx
 
+    from edgebench.conversion.tensorflow_steps import signature_shape
+
     assert source is not None
     loaded = tf.saved_model.load(str(source))
     fn = loaded.signatures["serving_default"]
     specs = fn.structured_input_signature[1]
     signature = [
-        tf.TensorSpec([batch, *spec.shape[1:]], spec.dtype, name=name)
+        tf.TensorSpec(signature_shape(name, spec.shape, model, batch), spec.dtype, name=name)
         for name, spec in sorted(specs.items())
     ]
     out = out_dir / "model.onnx"
@@ -112,7 +118,11 @@ def onnx_to_savedmodel(
     copy = out_dir / "input.onnx"
     onnx.save(clean, str(copy))
     cmd = [str(program), "-i", str(copy), "-o", str(work), "-n", "-ois", *shapes]
-    cmd += ["-k", *(spec.name for spec in model.inputs)]
+    # -k keeps an input NCHW; onnx2tf takes it only for the 3-5-D inputs it would transpose
+    # (it asserted on a 2-D audio input and a scalar).
+    kept = [spec.name for spec in model.inputs if 3 <= len(spec.full_shape(1)) <= 5]
+    if kept:
+        cmd += ["-k", *kept]
     # For image inputs onnx2tf checks its output on sample images that it downloads from
     # GitHub unless a copy is in its working folder: it finds edgebench's there (seeded noise in
     # [0, 1]), so a conversion never needs the network.

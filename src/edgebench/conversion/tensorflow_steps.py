@@ -62,6 +62,15 @@ def materialize_zoo_model(
     return "model.keras"
 
 
+def signature_shape(name: str, declared: Any, model: ModelSpec, batch: Any) -> list[Any]:
+    """An input's shape in a fixed signature: the batch set on its first dimension, or its
+    whole declared shape where the model gives it no batch dimension (a state, a scalar)."""
+    spec = next((i for i in model.inputs if i.name == name), None)
+    if spec is not None and not spec.batched:
+        return list(spec.shape)
+    return [batch, *list(declared)[1:]]
+
+
 def keras_to_savedmodel(
     source: Path | None, out_dir: Path, model: ModelSpec, weights: ResolvedWeights, batch: Any
 ) -> str:
@@ -73,7 +82,11 @@ def keras_to_savedmodel(
     signature = None
     if batch is not None:
         signature = [
-            tf.TensorSpec([batch, *i.shape[1:]], i.dtype, name=i.name.split(":")[0])
+            tf.TensorSpec(
+                signature_shape(i.name.split(":")[0], i.shape, model, batch),
+                i.dtype,
+                name=i.name.split(":")[0],
+            )
             for i in keras_model.inputs
         ]
     keras_model.export(str(out_dir / "saved_model"), input_signature=signature, verbose=False)

@@ -240,9 +240,7 @@ def torchscript_to_torch(
     batch = batch or 1
     check_torchscript(source)  # the input inspection did too, unless --input-shape skipped it
     module = torch.jit.load(str(source), map_location="cpu")
-    example = _example_inputs(
-        [((batch, *(d or 1 for d in spec.shape)), spec.dtype) for spec in model.inputs]
-    )
+    example = _example_inputs([(spec.feed_shape(batch), spec.dtype) for spec in model.inputs])
     program = traced_program(module, example, "TorchScript")
     torch.export.save(program, str(out_dir / "model.pt2"))
     info = {

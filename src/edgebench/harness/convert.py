@@ -23,6 +23,7 @@ from edgebench.harness.jobs import CalibrationSource, ConvertJob
 from edgebench.harness.measure import peak_rss_mb
 from edgebench.models import ModelSpec
 from edgebench.models.saved_model_check import check_saved_model
+from edgebench.models.synthetic_inputs import sample_batch
 from edgebench.models.weights import ResolvedWeights
 
 
@@ -113,9 +114,11 @@ def calibration(model: ModelSpec, source: CalibrationSource, seed: int) -> Calib
 
     def batches() -> Iterator[list[np.ndarray]]:
         for j in range(arrays[0].shape[0]):
-            yield [a[j : j + 1] for a in arrays]
+            yield sample_batch(model, arrays, [j])
 
-    return Calibration(source.source, int(arrays[0].shape[0]), batches)
+    first = arrays[0].astype(np.float64) if arrays[0].size else np.zeros(1)
+    seen = (float(first.min()), float(first.max()))
+    return Calibration(source.source, int(arrays[0].shape[0]), batches, seen)
 
 
 __all__ = ["calibration", "convert", "converted"]

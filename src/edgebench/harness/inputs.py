@@ -20,4 +20,8 @@ def random_calibration(model: ModelSpec, size: int, seed: int = 1) -> Calibratio
         for _ in range(size):
             yield [make_input(spec, 1, rng) for spec in model.inputs]
 
-    return Calibration("random", size, batches)
+    first = model.inputs[0] if model.inputs else None
+    spread = None
+    if first is not None and first.value is None and np.dtype(first.dtype).kind == "f":
+        spread = (float(first.value_range[0]), float(first.value_range[1]))
+    return Calibration("random", size, batches, spread)

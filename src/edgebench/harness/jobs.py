@@ -214,14 +214,20 @@ class InspectJob:
 @dataclass(frozen=True)
 class InspectResult:
     inputs: tuple[InputSpec, ...]
+    # How the file itself says images become its input (a .tflite's normalization metadata,
+    # as an images.py mode), or None where it says nothing
+    preprocessing: str | None = None
+    outputs: tuple[dict[str, Any], ...] = ()  # where the format declares them (ONNX, TFLite)
 
 
 @dataclass(frozen=True)
 class WorkerError:
-    """A worker's one-line reason for a failure, and the exception type that raised it."""
+    """A worker's one-line reason for a failure, the exception type that raised it, and the
+    framework's whole message (`detail`, where it says more than the line)."""
 
     error: str
     kind: str = ""
+    detail: str = ""
 
 
 __all__ = [

@@ -38,7 +38,7 @@ import numpy as np
 from edgebench.errors import UsageError
 from edgebench.harness.timing import StopRule, TimedWindow
 from edgebench.models import ModelSpec
-from edgebench.models.synthetic_inputs import make_inputs
+from edgebench.models.synthetic_inputs import make_samples, sample_batch
 
 if TYPE_CHECKING:
     from edgebench.harness.jobs import LoadGenSpec, ScenarioSpec
@@ -175,8 +175,10 @@ class _BatchingSUT:
         pool: list[np.ndarray],
         batch: int,
         complete: Callable[[list[int]], None],
+        model: ModelSpec,
     ) -> None:
         self.predict, self.pool, self.batch, self.complete = predict, pool, batch, complete
+        self.model = model  # which inputs have a batch dimension (make_samples' pool)
         self.waiting: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
         self.samples_ms: list[float] = []
         self.real_samples = 0
@@ -205,7 +207,7 @@ class _BatchingSUT:
                 taken.append(nxt)
             idx = [index for _, index in taken]
             idx += [idx[-1]] * (self.batch - len(idx))  # fixed-batch artifacts: pad
-            inputs = [np.ascontiguousarray(a[idx]) for a in self.pool]
+            inputs = sample_batch(self.model, self.pool, idx)
             try:
                 t0 = clock()
                 self.predict(inputs)
@@ -281,8 +283,8 @@ def run_loadgen(
     assert opts is not None, "a LoadGen scenario has its settings"
     scenario, rule = opts.scenario, spec.stop_rule
     n_pool = max(POOL_SAMPLES, batch)
-    pool = make_inputs(model, n_pool, seed=seed)
-    first = [np.ascontiguousarray(a[:batch]) for a in pool]
+    pool = make_samples(model, n_pool, seed=seed)
+    first = sample_batch(model, pool, list(range(batch)))
     clock = time.perf_counter_ns
     t = clock()
     predict(first)
@@ -297,7 +299,7 @@ def run_loadgen(
     def complete(ids: list[int]) -> None:
         lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
 
-    sut_impl = _BatchingSUT(predict, pool, batch, complete)
+    sut_impl = _BatchingSUT(predict, pool, batch, complete, model)
     settings = _settings(lg, opts, batch, rule, warm_ms)
     keep = opts.log_dir
     outdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="loadgen-"))

@@ -26,7 +26,8 @@ from edgebench.harness.jobs import (
     RuntimeSpec,
 )
 from edgebench.harness.scenarios import scenario_for
-from edgebench.models.synthetic_inputs import make_inputs
+from edgebench.models import ModelSpec
+from edgebench.models.synthetic_inputs import make_inputs, sample_batch
 
 
 def peak_rss_mb() -> float:
@@ -42,7 +43,9 @@ def load_runtime(spec: RuntimeSpec) -> Runtime:
     )  # fmt: skip
 
 
-def predict_eval_set(runtime: Runtime, eval_path: str, batch: int, out_path: str) -> None:
+def predict_eval_set(
+    runtime: Runtime, model: ModelSpec, eval_path: str, batch: int, out_path: str
+) -> None:
     """Runs every evaluation sample through the runtime in batches of the measured size (the
     last one padded by repetition, for fixed-batch artifacts) and saves the outputs."""
     with np.load(eval_path) as data:
@@ -50,8 +53,8 @@ def predict_eval_set(runtime: Runtime, eval_path: str, batch: int, out_path: str
     n = arrays[0].shape[0]
     collected: list[list[np.ndarray]] = []
     for start in range(0, n, batch):
-        idx = [min(i, n - 1) for i in range(start, start + batch)]
-        outs = runtime.predict([np.ascontiguousarray(a[idx]) for a in arrays])
+        rows = [min(i, n - 1) for i in range(start, start + batch)]
+        outs = runtime.predict(sample_batch(model, arrays, rows))
         collected.append([np.asarray(o)[: min(batch, n - start)] for o in outs])
     merged = [np.concatenate(parts, axis=0) for parts in zip(*collected, strict=True)]
     np.savez(out_path, *merged)  # arr_0, arr_1, ... in output order
@@ -60,7 +63,9 @@ def predict_eval_set(runtime: Runtime, eval_path: str, batch: int, out_path: str
 def predict(job: PredictJob) -> PredictResult:
     """Only loads and predicts the evaluation set: the FP32 reference of a model."""
     runtime = load_runtime(job.runtime)
-    predict_eval_set(runtime, job.eval_path, job.runtime.batch_size, job.outputs_path)
+    predict_eval_set(
+        runtime, job.runtime.model, job.eval_path, job.runtime.batch_size, job.outputs_path
+    )
     runtime.close()
     return PredictResult(job.outputs_path)
 
@@ -91,7 +96,7 @@ def measure(job: MeasureJob) -> MeasureResult:
     outputs = runtime.predict(inputs)
     bad, values = non_finite(outputs)
     if job.eval_path and job.outputs_path:  # after the timed window: accuracy and fidelity
-        predict_eval_set(runtime, job.eval_path, spec.batch_size, job.outputs_path)
+        predict_eval_set(runtime, spec.model, job.eval_path, spec.batch_size, job.outputs_path)
     accelerator = runtime.accelerator_info() or None
     runtime.close()
     summary = (

@@ -29,7 +29,7 @@ from edgebench.harness.jobs import (
     ScenarioSpec,
     TelemetrySpec,
 )
-from edgebench.harness.prepare import PreparedModel
+from edgebench.harness.prepare import PreparedModel, preprocessing_note
 from edgebench.harness.process import CellFailure, run_step
 from edgebench.harness.record import CellIdentity, CellOutcome, build_record
 from edgebench.harness.timing import StopRule
@@ -114,6 +114,7 @@ class CellPipeline:
         """Ends the cell with the failure's status and reason."""
         state.ended = True
         state.outcome.status, state.outcome.error = exc.status, str(exc)
+        state.outcome.error_detail = exc.detail or None
         if exc.kind == "BackendUnavailable":
             state.outcome.error = f"unavailable: {exc}"
 
@@ -151,6 +152,7 @@ class CellPipeline:
             scenario=self.settings.scenario,
             model_digest=spec.model.spec.digest,
             accelerator=spec.accelerator,
+            preprocessing=preprocessing_note(spec.model.spec),
         )
 
     # --- the stages --------------------------------------------------------------------------
@@ -176,6 +178,12 @@ class CellPipeline:
             availability = compiler.probe_accelerator(accelerator, spec.options)
             if not availability.available:
                 raise CellFailure(availability.reason, "BackendUnavailable")
+        if spec.batch > 1 and not spec.model.spec.takes_batch:
+            raise CellFailure(
+                f"{spec.model.spec.name} declares every input's whole shape (no batch "
+                f"dimension: {spec.model.spec.describe_inputs()}); it runs at batch 1 only",
+                "UnsupportedPrecision",
+            )
         src_fmt = spec.model.spec.source_format if spec.model.spec.path else "zoo"
         reason = spec.compiler.unsupported_reason(spec.model.spec, spec.precision, src_fmt)
         if reason is not None:

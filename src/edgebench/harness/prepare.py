@@ -33,6 +33,7 @@ from edgebench.compilers.base import Compiler
 from edgebench.conversion.routes import NoRoute, Plan
 from edgebench.conversion.weight_optimization import check_model as check_weight_optimization
 from edgebench.datasets import parse_dataset
+from edgebench.datasets.images import describe, feed_range, norm_mode, range_mode
 from edgebench.errors import ModelLoadError, UsageError
 from edgebench.harness.build import ArtifactBuilder
 from edgebench.harness.jobs import (
@@ -75,6 +76,18 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
     """Resolves every model and its weights, then reads the data; raises on bad input."""
     prepared: list[PreparedModel] = []
     seen: dict[str, PreparedModel] = {}  # by zoo name, or by a model file's content
+    named_shapes = (
+        {n for n, _ in parse_input_shapes(settings.input_shape)} - {None}
+        if (settings.input_shape)
+        else set()
+    )
+    shaped: set[str | None] = set()  # the --input-shape names some model has
+    given = given_preprocessing(settings)
+    if given and not any(resolve_model(n).path is not None for n in settings.models):
+        raise UsageError(
+            "--input-range, --input-mean and --input-std set how a model file is fed; a zoo "
+            "model's preprocessing is its own (`edgebench list models` shows it)"
+        )
     for name in settings.models:
         spec = resolve_model(name)
         if name.startswith(corpus.PREFIX):  # fetched once into the cache, checked by sha256
@@ -90,15 +103,25 @@ def prepare_models(settings: GridSettings, workdir: Path) -> list[PreparedModel]
         if spec.path is not None:
             check_weight_optimization(spec, settings.options)
             spec = _inspect(spec, settings, workdir, _own_shape(name, settings))
+            spec = apply_input_values(spec, settings.input_value)
+            spec = choose_preprocessing(spec, given, name.startswith(corpus.PREFIX))
             weights = ResolvedWeights(f"file:{Path(spec.path or name).name}", None)
         else:
             if settings.input_shape:  # a zoo model's inputs are fixed: only check
-                apply_input_shapes(spec, settings.input_shape)
+                apply_input_shapes(spec, settings.input_shape, _only_its_own(settings))
+            spec = apply_input_values(spec, settings.input_value)
             weights = resolve_weights(
                 spec, _weights_name(spec, settings.weights), settings.cache_dir
             )
+        shaped |= {inp.name for inp in spec.inputs}
         prepared.append(PreparedModel(spec, weights, given_as=name))
         seen[spec.digest or spec.name] = prepared[-1]
+    unmatched = sorted(str(n) for n in named_shapes - shaped)
+    if unmatched:
+        raise UsageError(
+            f"--input-shape names {', '.join(map(repr, unmatched))}: no model of this run has "
+            f"such an input"
+        )
     _prepare_data(settings, prepared, workdir)
     return prepared
 
@@ -107,6 +130,13 @@ def model_notes(models: list[PreparedModel]) -> list[str]:
     """What edgebench read from each model file: its inputs and, for an image input, the
     layout it feeds (datasets are resized and laid out to match)."""
     notes = [pm.spec.describe_inputs() for pm in models if pm.spec.path is not None]
+    for pm in models:
+        fed = preprocessing_note(pm.spec) if pm.spec.path is not None else None
+        if fed:
+            notes.append(
+                f"{pm.spec.name}: images are fed as {fed} (--input-range, or --input-mean "
+                "with --input-std, set it)"
+            )
     for pm in models:
         if pm.also_given_as:
             notes.append(
@@ -157,8 +187,18 @@ def _inspect(
     spec: ModelSpec, settings: GridSettings, workdir: Path, input_shape: str | None
 ) -> ModelSpec:
     """A model file's inputs, read in a worker (its framework loads there)."""
+    own = _only_its_own(settings)
     if input_shape and spec.inputs:
-        return apply_input_shapes(spec, input_shape)
+        return apply_input_shapes(spec, input_shape, own)
+    spec, _ = read_model_file(spec, workdir)
+    if input_shape:
+        return apply_input_shapes(spec, input_shape, own)
+    return _require_static(spec)
+
+
+def read_model_file(spec: ModelSpec, workdir: Path) -> tuple[ModelSpec, InspectResult]:
+    """A model file's inputs as it declares them (dynamic sizes still open) and what it says
+    of its preprocessing, read in a worker (its framework loads there)."""
     assert spec.path is not None
     try:
         found = run_step(
@@ -167,9 +207,18 @@ def _inspect(
     except CellFailure as exc:
         raise ModelLoadError(str(exc) if spec.path in str(exc) else f"{spec.path}: {exc}") from None
     spec = spec.with_inputs(found.inputs)
-    if input_shape:
-        return apply_input_shapes(spec, input_shape)
-    if spec.source_format == "torchscript":
+    if found.preprocessing:
+        spec = replace(
+            spec,
+            preprocessing=found.preprocessing,
+            preprocessing_source="the model's own TFLite metadata",
+        )
+    return spec, found
+
+
+def _require_static(spec: ModelSpec) -> ModelSpec:
+    """A model file whose every input size is known, or one line saying what to give."""
+    if spec.source_format == "torchscript" and not all(i.shape for i in spec.inputs):
         names = ", ".join(inp.name for inp in spec.inputs)
         raise UsageError(
             f"{spec.path}: a TorchScript program does not record its input sizes; give each "
@@ -178,32 +227,139 @@ def _inspect(
     for inp in spec.inputs:
         if not inp.is_static:
             raise UsageError(
-                f"{spec.path}: input '{inp.name}' has a dynamic shape ({_shown(inp)}); give its "
-                f"per-sample shape with --input-shape, e.g. --input-shape "
+                f"{spec.path}: input '{inp.name}' has a dynamic shape ({inp.shown()}); give "
+                f"its {_what_to_give(inp)} with --input-shape, e.g. --input-shape "
                 f"{_example_shape(inp, len(spec.inputs) > 1)}"
             )
     return spec
 
 
+def given_preprocessing(settings: GridSettings) -> tuple[str, str] | None:
+    """The preprocessing --input-range, or --input-mean with --input-std, set: (mode, flag)."""
+    s = settings
+    if s.input_range and (s.input_mean or s.input_std):
+        raise UsageError("give --input-range, or --input-mean with --input-std, not both")
+    if bool(s.input_mean) != bool(s.input_std):
+        raise UsageError("--input-mean and --input-std go together: (pixel - mean) / std")
+    try:
+        if s.input_range:
+            lo, hi = (float(v) for v in s.input_range.split(","))
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise ValueError
+            return range_mode(lo, hi), "--input-range"
+        if s.input_mean and s.input_std:
+            mean = [float(v) for v in s.input_mean.split(",")]
+            std = [float(v) for v in s.input_std.split(",")]
+            if (
+                len(mean) not in (1, 3)
+                or len(std) not in (1, 3)
+                or not all(np.isfinite(v) for v in mean + std)
+                or min(std) <= 0
+            ):
+                raise ValueError
+            return norm_mode(mean, std), "--input-mean/--input-std"
+    except ValueError:
+        raise UsageError(
+            "--input-range takes LO,HI with LO < HI (e.g. 0,1); --input-mean and --input-std "
+            "take one number or three, std above 0 (e.g. 127.5)"
+        ) from None
+    return None
+
+
+def choose_preprocessing(
+    spec: ModelSpec, given: tuple[str, str] | None, from_corpus: bool
+) -> ModelSpec:
+    """How images become a model file's input, and where that came from: the user's flags,
+    the file's own metadata, the corpus's record, else [0, 1] for a float image input (raw
+    0-255 pixels for a uint8 one). The image input's value range follows, so random inputs
+    and random calibration cover the same range as the images."""
+    image = spec.inputs[0] if len(spec.inputs) == 1 and spec.inputs[0].image_shape else None
+    if image is None:
+        return spec
+    if given is not None:
+        mode, source = given
+    elif spec.preprocessing_source:  # the file's metadata
+        mode, source = spec.preprocessing, spec.preprocessing_source
+    elif from_corpus:
+        mode, source = spec.preprocessing, "the corpus's record of its project's preprocessing"
+    elif np.dtype(image.dtype).kind == "f":
+        mode, source = "unit", "edgebench's default: the file states none"
+    else:
+        mode, source = "none", f"a {image.dtype} image input takes pixels as they are"
+    if np.dtype(image.dtype).kind == "f":
+        image = replace(image, value_range=feed_range(mode))
+    return replace(spec, preprocessing=mode, preprocessing_source=source).with_inputs((image,))
+
+
+def preprocessing_note(spec: ModelSpec) -> str | None:
+    """What a cell's images were turned into, for its record and the run's notes."""
+    if len(spec.inputs) != 1 or spec.inputs[0].image_shape is None:
+        return None
+    source = spec.preprocessing_source or "the zoo's record of the model"
+    return f"{describe(spec.preprocessing)}; from {source}"
+
+
+def _only_its_own(settings: GridSettings) -> bool:
+    """In a run of several models, an --input-shape entry by name applies to the models that
+    have that input (prepare_models refuses one that no model has)."""
+    return len(settings.models) > 1
+
+
 def _shown(inp: InputSpec) -> str:
-    """An input's per-sample shape as users write it, '?' for a dynamic size: 3x?x?."""
-    return "x".join("?" if d is None else str(d) for d in inp.shape)
+    """An input's shape as users write it: 3x?x? per sample, [2x?x128] whole."""
+    return f"{inp.shown()} per sample" if inp.batched else f"{inp.shown()} as a whole"
+
+
+def _what_to_give(inp: InputSpec) -> str:
+    return "per-sample shape" if inp.batched else "whole shape (it has no batch dimension)"
+
+
+def apply_input_values(spec: ModelSpec, text: str | None) -> ModelSpec:
+    """`--input-value NAME=number,...`: a control input (a sample rate, a flag) fed that value
+    instead of random data; a name the model lacks is refused."""
+    if not text:
+        return spec
+    values: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, number = part.partition("=")
+        try:
+            values[name.strip()] = float(number)
+        except ValueError:
+            raise UsageError(f"--input-value '{part}': give NAME=number, e.g. sr=16000") from None
+        if not eq or not name.strip():
+            raise UsageError(f"--input-value '{part}': give NAME=number, e.g. sr=16000")
+    names = {inp.name for inp in spec.inputs}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise UsageError(
+            f"--input-value names {', '.join(map(repr, unknown))}: {spec.name} has no such input "
+            f"(its inputs: {', '.join(sorted(names))})"
+        )
+    return spec.with_inputs(
+        tuple(replace(i, value=values[i.name]) if i.name in values else i for i in spec.inputs)
+    )
 
 
 def _example_shape(inp: InputSpec, by_name: bool) -> str:
     """An --input-shape for a dynamic input in its own layout: an NCHW image input (3x?x?)
     was told 'e.g. 224,224,3', which its graph refuses."""
     known = [d for d in inp.shape if d is not None]
-    image = len(inp.shape) == 3 and len(known) == 1 and known[0] in (1, 3, 4)
+    image = inp.batched and len(inp.shape) == 3 and len(known) == 1 and known[0] in (1, 3, 4)
     dims = ",".join(str(d if d is not None else 224 if image else 16) for d in inp.shape)
     return f"{inp.name}={dims}" if by_name else dims
 
 
-def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
-    """Fills the dynamic dimensions of a model's inputs with `--input-shape`; a shape that
+def apply_input_shapes(spec: ModelSpec, text: str, only_its_own: bool = False) -> ModelSpec:
+    """Fills the dynamic dimensions of a model's inputs with `--input-shape` (one sample's for
+    an input with a batch dimension, the whole tensor's for one without); a shape that
     contradicts a static dimension is refused (the model would be measured at a size it does
-    not take)."""
+    not take). `only_its_own`: entries naming inputs this model lacks are left to others."""
     shapes = parse_input_shapes(text)
+    if only_its_own and spec.inputs and all(name for name, _ in shapes):
+        mine = {inp.name for inp in spec.inputs}
+        shapes = [(name, shape) for name, shape in shapes if name in mine]
+        if not shapes:  # nothing for this model: its own sizes must do
+            return _require_static(spec) if spec.path is not None else spec
     inputs = list(spec.inputs) or [InputSpec(name or "input", ()) for name, _ in shapes]
     named = {name: shape for name, shape in shapes if name}
     counts = Counter(name for name, _ in shapes if name)
@@ -228,25 +384,25 @@ def apply_input_shapes(spec: ModelSpec, text: str) -> ModelSpec:
             if not inp.is_static:
                 raise UsageError(
                     f"--input-shape gives no shape for input '{inp.name}' of {spec.name}, which "
-                    f"is {_shown(inp)} per sample; give it too, e.g. {_example_shape(inp, True)}"
+                    f"is {_shown(inp)}; give it too, e.g. {_example_shape(inp, True)}"
                 )
             out.append(inp)
             continue
         shape = named.get(inp.name, shapes[i][1]) if named else shapes[i][1]
         _check_static(spec, inp, shape)
-        out.append(InputSpec(inp.name, tuple(shape), inp.dtype, inp.value_range))
+        out.append(replace(inp, shape=tuple(shape)))
     return spec.with_inputs(tuple(out))
 
 
 def _check_static(spec: ModelSpec, inp: InputSpec, shape: tuple[int, ...]) -> None:
-    if not inp.shape:
-        return  # nothing known about this input yet
+    if not inp.shape and inp.batched:
+        return  # nothing known about this input yet (TorchScript records no sizes)
     if len(shape) != len(inp.shape) or any(
         d is not None and d != given for d, given in zip(inp.shape, shape, strict=False)
     ):
         raise UsageError(
             f"--input-shape {'x'.join(map(str, shape))} contradicts input '{inp.name}' of "
-            f"{spec.name}, which is {_shown(inp)} per sample (only '?' sizes can be set)"
+            f"{spec.name}, which is {_shown(inp)} (only '?' sizes can be set)"
         )
 
 

@@ -39,9 +39,10 @@ class CellFailure(Exception):
     makes an `unsupported` or `skipped` cell rather than a failed one.
     """
 
-    def __init__(self, message: str, kind: str = "") -> None:
+    def __init__(self, message: str, kind: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.kind = kind
+        self.detail = detail  # the framework's whole message, where the line leaves some out
 
     @property
     def status(self) -> Status:
@@ -103,7 +104,7 @@ def run_step(mode: str, job: Any, result_type: type[T], timeout_s: float, workdi
         data = json.loads(result_file.read_text())
         if "error" in data:
             failure = decode(WorkerError, data)
-            raise CellFailure(failure.error, failure.kind)
+            raise CellFailure(failure.error, failure.kind, failure.detail)
         if rc == 0:
             result: T = decode(result_type, data)
             return result

@@ -19,6 +19,7 @@ class CellOutcome:
 
     status: Status = "failed"
     error: str | None = None
+    error_detail: str | None = None  # the framework's whole message (CellFailure.detail)
     warnings: list[str] = field(default_factory=list)
     built: BuiltArtifact | None = None
     no_artifact: bool = False  # a compiler that builds nothing (null)
@@ -49,6 +50,7 @@ class CellIdentity:
     scenario: str | None = None
     model_digest: str | None = None  # a model file's content
     accelerator: str = "cpu"
+    preprocessing: str | None = None  # how images became the input, and where that came from
 
 
 def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
@@ -64,6 +66,7 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         threads=i.threads,
         status=outcome.status,
         error=outcome.error,
+        error_detail=outcome.error_detail,
         system=_system(outcome.device) if outcome.device else system_info(),
         versions=(
             dict((outcome.device or {}).get("runtimes", {}))
@@ -75,6 +78,7 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         warnings=list(outcome.warnings),
         model_digest=i.model_digest,
         accelerator=i.accelerator,
+        preprocessing=i.preprocessing,
     )
     _conversion(cell, outcome)
     if outcome.measured is not None:
@@ -125,6 +129,14 @@ def _conversion(cell: CellResult, outcome: CellOutcome) -> None:
     cell.cache_hit = built.cache_hit
     cell.warnings.extend(built.warnings)
     cell.artifact_info = dict(built.info)
+    steps = [s.step for s in built.steps]
+    if cell.compiler == "tensorflow" and "onnx_to_savedmodel" in steps:
+        route = " -> ".join(steps)
+        cell.artifact_info["route"] = route
+        cell.warnings.append(
+            f"converted: this measures the SavedModel that onnx2tf made ({route}), "
+            "not TensorFlow's speed on a model written for it"
+        )
 
 
 def _measurement(cell: CellResult, measured: MeasureResult) -> None:

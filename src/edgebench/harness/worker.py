@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgebench.errors import error_line
+from edgebench.errors import error_detail, error_line
 from edgebench.harness.jobs import (
     ConvertJob,
     ExplainJob,
@@ -85,10 +85,21 @@ def explain(job: ExplainJob) -> ExplainResult:
 
 def inspect(job: InspectJob) -> InspectResult:
     from edgebench.models import InputSpec
-    from edgebench.models.inspect import inspect_inputs
+    from edgebench.models.inspect import inspect_inputs, inspect_outputs
 
     found = inspect_inputs(Path(job.path), job.format)
-    return InspectResult(tuple(InputSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in found))
+    preprocessing = None
+    if job.format == "tflite":
+        from edgebench.datasets.images import norm_mode
+        from edgebench.models.tflite_metadata import input_normalization
+
+        stated = input_normalization(Path(job.path))
+        if stated and stated[0].get("mean") and stated[0].get("std"):
+            preprocessing = norm_mode(stated[0]["mean"], stated[0]["std"])
+    inputs = tuple(
+        InputSpec(i["name"], tuple(i["shape"]), i["dtype"], batched=i["batched"]) for i in found
+    )
+    return InspectResult(inputs, preprocessing, tuple(inspect_outputs(Path(job.path), job.format)))
 
 
 # Each mode: its job type and its handler.
@@ -114,7 +125,7 @@ def main(argv: list[str]) -> int:
         code = 0
     except BaseException as exc:  # the parent needs one line for any failure
         traceback.print_exc()
-        result = encode(WorkerError(error_line(exc), type(exc).__name__))
+        result = encode(WorkerError(error_line(exc), type(exc).__name__, error_detail(exc)))
         code = 1
     Path(result_file).write_text(json.dumps(result))
     return code

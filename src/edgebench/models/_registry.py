@@ -15,16 +15,48 @@ from edgebench.errors import UnknownName
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One model input. `shape` is per sample (no batch dimension); None marks a dynamic size."""
+    """One model input, as the model declares it. None marks a dynamic size.
+
+    `batched`: the model's first dimension is a batch of any size (dynamic, as a Keras model's,
+    or an ONNX graph's symbolic `N`), and `shape` is one sample's. Otherwise `shape` is the
+    whole tensor, fed exactly so: a static first dimension (an image model exported for batch
+    1, a recurrent state [2, 1, 128]), a scalar (a sample rate). `value` fills the input with
+    one number (`--input-value sr=16000`) instead of random data.
+    """
 
     name: str
     shape: tuple[int | None, ...]
     dtype: str = "float32"
     value_range: tuple[float, float] = (-1.0, 1.0)
+    batched: bool = True
+    value: float | None = None
 
     @property
     def is_static(self) -> bool:
         return all(d is not None for d in self.shape)
+
+    def full_shape(self, batch: int) -> tuple[int | None, ...]:
+        """The tensor's shape for a batch of `batch` (its declared shape when not batched)."""
+        return (batch, *self.shape) if self.batched else tuple(self.shape)
+
+    def feed_shape(self, batch: int) -> tuple[int, ...]:
+        """The shape fed for a batch of `batch`, a dynamic size that nothing gave taken as 1."""
+        return tuple(d if d is not None else 1 for d in self.full_shape(batch))
+
+    @property
+    def image_shape(self) -> tuple[int | None, ...] | None:
+        """One image's shape, where the input is an image (three dimensions per sample, or a
+        static first dimension of 1 before them); None otherwise."""
+        if self.batched and len(self.shape) == 3:
+            return tuple(self.shape)
+        if not self.batched and len(self.shape) == 4 and self.shape[0] == 1:
+            return tuple(self.shape[1:])
+        return None
+
+    def shown(self) -> str:
+        """As users write it: 3x?x? per sample, or the whole [2x?x128] of an unbatched input."""
+        dims = "x".join("?" if d is None else str(d) for d in self.shape) or "scalar"
+        return dims if self.batched else f"[{dims}]"
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,9 @@ class ModelSpec:
     # A model file's content digest (cache.model_file_digest, 16 hex digits): what tells two
     # files of one name apart in cells, reports, compare and resume; None for a zoo model.
     digest: str | None = None
+    # Where `preprocessing` came from, for a model file: the file's own metadata, the corpus's
+    # record, --input-range / --input-mean, or edgebench's default (said in the run's notes)
+    preprocessing_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +121,8 @@ class ModelSpec:
                 shape=tuple(i["shape"]),
                 dtype=i.get("dtype", "float32"),
                 value_range=tuple(i.get("value_range", (-1.0, 1.0))),
+                batched=i.get("batched", True),
+                value=i.get("value"),
             )
             for i in data["inputs"]
         )
@@ -98,10 +135,17 @@ class ModelSpec:
         layout = image_layout(inputs) if self.path is not None else None
         return replace(self, inputs=inputs, layout=layout or self.layout)
 
+    @property
+    def takes_batch(self) -> bool:
+        """Whether a batch of any size can be fed: some input has a batch dimension. A model
+        whose inputs fix their first dimension runs at the shape it declares (batch 1)."""
+        return any(i.batched for i in self.inputs) or not self.inputs
+
     def describe_inputs(self) -> str:
-        """One line: each input's per-sample shape and type, and the layout."""
+        """One line: each input's per-sample shape and type ([whole shape] for an input with
+        no batch dimension), and the layout."""
         shown = [
-            f"'{i.name}' {'x'.join('?' if d is None else str(d) for d in i.shape)} {i.dtype}"
+            f"'{i.name}' {i.shown()} {i.dtype}" + (f" = {i.value:g}" if i.value is not None else "")
             for i in self.inputs
         ]
         layout = f", {self.layout}" if image_layout(self.inputs) else ""
@@ -114,9 +158,10 @@ _CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
 def image_layout(inputs: tuple[InputSpec, ...]) -> str | None:
     """`NCHW` or `NHWC` when the first input is an image (per sample: channels first or last,
     1, 3 or 4 of them, the other end not a channel count), else None."""
-    if not inputs or len(inputs[0].shape) != 3:
+    image = inputs[0].image_shape if inputs else None
+    if image is None:
         return None
-    first, last = inputs[0].shape[0], inputs[0].shape[2]
+    first, last = image[0], image[2]
     if first in _CHANNELS and last not in _CHANNELS:
         return "NCHW"
     if last in _CHANNELS and first not in _CHANNELS:

@@ -3,6 +3,7 @@ the library that reads it, and that must not take the main process down."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,21 @@ def _dim(d: Any) -> int | None:
     return v if v > 0 else None
 
 
+def declared(name: str, dims: Sequence[int | None], dtype: str) -> dict[str, Any]:
+    """An input as the model declares it: `{"name", "shape", "dtype", "batched"}`.
+
+    The first dimension is a batch when the model leaves it free (dynamic, symbolic) or fixes it
+    at 1 (a model exported for one sample at a time: runtimes may resize it for a batch); the
+    shape is then one sample's. A static first dimension above 1 (a recurrent state
+    [2, ?, 128]) or a scalar (a sample rate) is no batch: the shape is the whole tensor, fed
+    exactly so."""
+    if dims and (dims[0] is None or dims[0] == 1):
+        return {"name": name, "shape": list(dims[1:]), "dtype": dtype, "batched": True}
+    return {"name": name, "shape": list(dims), "dtype": dtype, "batched": False}
+
+
 def inspect_inputs(path: Path, fmt: str) -> list[dict[str, Any]]:
-    """Inputs as `{"name", "shape" (per sample, None for dynamic), "dtype"}`."""
+    """Inputs as `{"name", "shape" (None for dynamic), "dtype", "batched"}` (see `declared`)."""
     try:
         if fmt == "tflite":
             return _tflite_inputs(path)
@@ -40,6 +54,44 @@ def inspect_inputs(path: Path, fmt: str) -> list[dict[str, Any]]:
     raise ModelLoadError(f"{path}: edgebench cannot inspect {fmt} models")
 
 
+def inspect_outputs(path: Path, fmt: str) -> list[dict[str, Any]]:
+    """Outputs as `{"name", "shape" (whole, None for dynamic), "dtype"}`, for the formats that
+    declare them without running (ONNX, TFLite); [] for the others."""
+    try:
+        if fmt == "onnx":
+            import onnx
+
+            graph = onnx.load(str(path), load_external_data=False).graph
+            return [
+                {
+                    "name": o.name,
+                    "shape": [
+                        _dim(d.dim_value) if d.HasField("dim_value") else None
+                        for d in o.type.tensor_type.shape.dim
+                    ],
+                    "dtype": onnx.helper.tensor_dtype_to_np_dtype(
+                        o.type.tensor_type.elem_type
+                    ).name,
+                }
+                for o in graph.output
+            ]
+        if fmt == "tflite":
+            from ai_edge_litert.interpreter import Interpreter
+
+            details = Interpreter(model_path=str(path)).get_output_details()
+            return [
+                {
+                    "name": d["name"],
+                    "shape": [_dim(x) for x in d.get("shape_signature", d["shape"])],
+                    "dtype": d["dtype"].__name__,
+                }
+                for d in details
+            ]
+    except Exception:  # noqa: BLE001 - the inputs were read; outputs are only shown
+        return []
+    return []
+
+
 def _tflite_inputs(path: Path) -> list[dict[str, Any]]:
     from ai_edge_litert.interpreter import Interpreter
 
@@ -47,9 +99,7 @@ def _tflite_inputs(path: Path) -> list[dict[str, Any]]:
     out = []
     for d in it.get_input_details():
         sig = d.get("shape_signature", d["shape"])
-        out.append(
-            {"name": d["name"], "shape": [_dim(x) for x in sig[1:]], "dtype": d["dtype"].__name__}
-        )
+        out.append(declared(d["name"], [_dim(x) for x in sig], d["dtype"].__name__))
     return out
 
 
@@ -58,11 +108,11 @@ def _keras_inputs(path: Path) -> list[dict[str, Any]]:
 
     model = load_keras_model(path)
     return [
-        {
-            "name": t.name.split(":")[0],
-            "shape": [_dim(x) for x in t.shape[1:]],
-            "dtype": str(t.dtype).replace("<dtype: '", "").rstrip("'>"),
-        }
+        declared(
+            t.name.split(":")[0],
+            [_dim(x) for x in t.shape],
+            str(t.dtype).replace("<dtype: '", "").rstrip("'>"),
+        )
         for t in model.inputs
     ]
 
@@ -78,7 +128,7 @@ def _savedmodel_inputs(path: Path) -> list[dict[str, Any]]:
         raise ModelLoadError(f"{path}: SavedModel has no serving_default signature")
     specs = loaded.signatures["serving_default"].structured_input_signature[1]
     return [
-        {"name": name, "shape": [_dim(x) for x in spec.shape[1:]], "dtype": spec.dtype.name}
+        declared(name, [_dim(x) for x in spec.shape], spec.dtype.name)
         for name, spec in sorted(specs.items())
     ]
 
@@ -96,7 +146,7 @@ def _onnx_inputs(path: Path) -> list[dict[str, Any]]:
         tensor = i.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
-        out.append({"name": i.name, "shape": [_dim(d) for d in dims[1:]], "dtype": dtype})
+        out.append(declared(i.name, [_dim(d) for d in dims], dtype))
     return out
 
 
@@ -114,8 +164,8 @@ def _torch_inputs(path: Path) -> list[dict[str, Any]]:
         value = nodes[str(name)].meta.get("val")
         if not isinstance(value, torch.Tensor):
             raise ModelLoadError(f"{path}: input {name} is not a tensor ({type(value).__name__})")
-        shape = [d if isinstance(d, int) else None for d in value.shape[1:]]
-        out.append({"name": str(name), "shape": shape, "dtype": str(value.dtype).split(".")[-1]})
+        shape = [d if isinstance(d, int) else None for d in value.shape]
+        out.append(declared(str(name), shape, str(value.dtype).split(".")[-1]))
     return out
 
 
@@ -136,4 +186,4 @@ def _torchscript_inputs(path: Path) -> list[dict[str, Any]]:
             "module needs its Python code: export it with torch.export.save as .pt2"
         ) from exc
     arguments = program.forward.schema.arguments[1:]  # the first is the module itself
-    return [{"name": a.name, "shape": [], "dtype": "float32"} for a in arguments]
+    return [{"name": a.name, "shape": [], "dtype": "float32", "batched": True} for a in arguments]

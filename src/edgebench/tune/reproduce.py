@@ -29,6 +29,10 @@ def run_line(cell: CellResult, settings: GridSettings) -> str:
             args += ["--option", f"{key}={shown}"]
     for flag, value in (
         ("--input-shape", settings.input_shape),
+        ("--input-value", settings.input_value),
+        ("--input-range", settings.input_range),
+        ("--input-mean", settings.input_mean),
+        ("--input-std", settings.input_std),
         ("--dataset", settings.dataset),
         ("--calib-dataset", settings.calib_dataset),
     ):

@@ -56,10 +56,7 @@ class ExecuTorchCompiler(Compiler):
         if not all(spec.is_static for spec in request.model.inputs):
             raise UsageError("ExecuTorch needs static input sizes: give them with --input-shape")
         module = load_program(request.source).module()
-        example = tuple(
-            torch.zeros(batch, *(d for d in spec.shape if d is not None))
-            for spec in request.model.inputs
-        )
+        example = tuple(torch.zeros(*spec.feed_shape(batch)) for spec in request.model.inputs)
         program = torch.export.export(module, example)
         lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
         out = request.out_dir / "model.pte"

@@ -219,10 +219,7 @@ class OnnxRuntimeCompiler(Compiler):
             done = quantize(request, Path(src), out, act, weights)
             warnings.extend(done.pop("warnings"))
             info.update(done)
-            info["calibration"] = {
-                "source": request.calibration.source,
-                "size": request.calibration.size,
-            }
+            info["calibration"] = request.calibration.record()
             if request.calibration.is_random:
                 warnings.append(
                     "int8 calibrated on random inputs: speed figures hold, accuracy would not"

@@ -28,7 +28,7 @@ from edgebench.compilers.base import (
 )
 from edgebench.compilers.options import WEIGHT_OPTIONS, Option
 from edgebench.compilers.registry import register
-from edgebench.errors import BackendUnavailable, UnsupportedPrecision, UsageError
+from edgebench.errors import BackendUnavailable, ConversionError, UnsupportedPrecision, UsageError
 from edgebench.models import ModelSpec
 
 # The inference precision each edgebench precision runs at. int8 runs its quantized layers in
@@ -61,6 +61,36 @@ def _check_precision(core: Any, device: str, precision: str) -> None:
         )
 
 
+def _check_reshape(ir: Any, model: ModelSpec, shapes: dict[int, list[int]]) -> None:
+    """Refuses a reshape that would change a size the model fixes (only a batch dimension
+    may change): OpenVINO reshaped a recurrent state [2,1,128] to [1,1,128] without a word,
+    and measured a different model.
+
+    Raises:
+        ConversionError: the IR would run at other sizes than the model declares.
+    """
+    for i, wanted in shapes.items():
+        declared = ir.inputs[i].get_partial_shape()
+        spec = model.inputs[i]
+        if declared.rank.is_dynamic or declared.rank.get_length() != len(wanted):
+            raise ConversionError(
+                f"OpenVINO's input {i} ('{spec.name}') has shape {declared}; edgebench would "
+                f"feed {'x'.join(map(str, wanted))}"
+            )
+        for k, (dim, size) in enumerate(zip(declared, wanted, strict=True)):
+            # A batch may be set where the model leaves it free or fixes it at 1 (exported
+            # for one sample); a first dimension of 2 is no batch, whatever the spec says.
+            if dim.is_dynamic:
+                continue
+            batch = spec.batched and k == 0 and dim.get_length() == 1
+            if dim.get_length() != size and not batch:
+                raise ConversionError(
+                    f"OpenVINO would reshape input '{spec.name}' from {declared} to "
+                    f"[{','.join(map(str, wanted))}]: the model fixes that size (refused, it "
+                    "would measure another model)"
+                )
+
+
 class CompiledRuntime(Runtime):
     def __init__(
         self,
@@ -84,10 +114,11 @@ class CompiledRuntime(Runtime):
         # Static shapes for the measured batch: dynamic dimensions (a free batch, or sizes given
         # with --input-shape) would otherwise be resolved on every call.
         shapes = {
-            i: [batch_size, *(d for d in spec.shape if d is not None)]
+            i: list(spec.feed_shape(batch_size))
             for i, spec in enumerate(model.inputs)
             if spec.is_static
         }
+        _check_reshape(ir, model, shapes)
         if shapes:
             ir.reshape(shapes)
         config: dict[str, Any] = {
@@ -206,10 +237,7 @@ class OpenVINOCompiler(Compiler):
             dataset = nncf.Dataset(samples, lambda batch: dict(enumerate(batch)))
             model = nncf.quantize(model, dataset, subset_size=len(samples))
             info["int8"] = {"tool": "nncf.quantize", "preset": "performance"}
-            info["calibration"] = {
-                "source": request.calibration.source,
-                "size": request.calibration.size,
-            }
+            info["calibration"] = request.calibration.record()
             if request.calibration.is_random:
                 warnings.append(
                     "int8 calibrated on random inputs: speed figures hold, accuracy would not"

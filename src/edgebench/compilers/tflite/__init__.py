@@ -47,9 +47,9 @@ class InterpreterRuntime(Runtime):
         ordered = [by_name.get(i.name) for i in model.inputs]
         self._inputs = ordered if all(ordered) and len(ordered) == len(details) else details
         for d, spec in zip(self._inputs, model.inputs, strict=False):
-            # The model spec's shape fills dynamic dimensions (given with --input-shape).
-            sample = spec.shape if spec.is_static else d["shape"][1:]
-            wanted = [batch_size, *(int(x or 1) for x in sample)]
+            # The model spec's shape fills dynamic dimensions (given with --input-shape); an
+            # input without a batch dimension keeps its whole declared shape.
+            wanted = list(spec.feed_shape(batch_size))
             if list(d["shape"]) != wanted:
                 self._it.resize_tensor_input(d["index"], wanted)
         self._it.allocate_tensors()
@@ -217,10 +217,7 @@ class TFLiteCompiler(Compiler):
 
     @staticmethod
     def _calibrated(request: CompileRequest, warnings: list[str], info: dict[str, Any]) -> None:
-        info["calibration"] = {
-            "source": request.calibration.source,
-            "size": request.calibration.size,
-        }
+        info["calibration"] = request.calibration.record()
         if request.calibration.is_random:
             warnings.append(
                 f"{request.precision} calibrated on random inputs: speed figures hold, "

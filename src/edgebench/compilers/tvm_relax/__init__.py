@@ -37,7 +37,7 @@ from edgebench.compilers.base import (
 from edgebench.compilers.options import WEIGHT_OPTIONS, Option
 from edgebench.compilers.registry import register
 from edgebench.conversion.onnx_cleanup import cleanup_note, slimmed, static_shapes
-from edgebench.errors import BackendUnavailable, UsageError
+from edgebench.errors import BackendUnavailable, ConversionError, UsageError
 from edgebench.models import ModelSpec
 
 # Vector extensions a virtual machine may hide although its CPU model has them, as the kernel
@@ -99,31 +99,50 @@ def device_target(device: dict[str, Any]) -> tuple[Any, str | None]:
     return tvm.target.Target(target), compiler
 
 
+def unlowered_operator(message: str) -> str:
+    """The operator a failed TVM build names ('CodeGenVM cannot emit this Relax operator
+    directly' ends with the call, R.subtract(...)), or the message's telling line."""
+    found = re.search(r"\bR\.[A-Za-z_][\w.]*", message)
+    if found:
+        return f"the operator {found.group(0)} ({_last_line(message)[:160]})"
+    return _last_line(message)[:240] or "the model"
+
+
+def _last_line(message: str) -> str:
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    telling = [ln for ln in lines if "cannot" in ln.lower() or "error" in ln.lower()]
+    return (telling or lines or [""])[-1]
+
+
 def relax_module(
-    source: Path, model: ModelSpec, batch: int, info: dict[str, Any] | None = None
+    source: Path,
+    model: ModelSpec,
+    batch: int,
+    info: dict[str, Any] | None = None,
+    refused_by: str = "",
 ) -> Any:
     """The Relax module of an ONNX file, with every input's shape made static for `batch`
     (the explainer rebuilds the module the same way); a graph the importer refuses is
-    cleaned up by onnxslim and imported again, which `info` records."""
+    cleaned up by onnxslim and imported again, which `info` records. `refused_by`: the build
+    already failed on the graph as exported (say why): go straight to onnxslim's."""
     import onnx
     from tvm.relax.frontend.onnx import from_onnx
 
     onnx_model = onnx.load(str(source))
     shapes = static_shapes(onnx_model, model, batch, "TVM")
+    refused = [f"TVM's build refused the graph as exported ({refused_by[:160]})"]
     try:
-        return from_onnx(onnx_model, shape_dict=shapes, keep_params_in_input=False)
+        if not refused_by:
+            return from_onnx(onnx_model, shape_dict=shapes, keep_params_in_input=False)
     except Exception as exc:  # noqa: BLE001 - TVM's importer raises its own error types
         if importlib.util.find_spec("onnxslim") is None:
             raise
-        refused = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][-1:] or [""]
+        line = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][-1:] or [""]
+        refused = [f"after TVM's importer refused the graph as exported ({line[0][:160]})"]
     clean = slimmed(onnx_model, shapes)
     module = from_onnx(clean, shape_dict=shapes, keep_params_in_input=False)
     if info is not None:
-        info["onnx_cleanup"] = cleanup_note(
-            onnx_model,
-            clean,
-            f"after TVM's importer refused the graph as exported ({refused[0][:160]})",
-        )
+        info["onnx_cleanup"] = cleanup_note(onnx_model, clean, refused[0])
     return module
 
 
@@ -227,7 +246,21 @@ class TVMCompiler(Compiler):
                 total_trials=trials, target=target, work_dir=str(work_dir)
             )(mod)
             info["tuning_database"] = str(work_dir)
-        executable = tvm.compile(mod, target=target)
+        try:
+            executable = tvm.compile(mod, target=target)
+        except Exception as exc:  # noqa: BLE001 - TVM raises its own error types
+            operator = unlowered_operator(str(exc))
+            if "onnx_cleanup" in info or trials or importlib.util.find_spec("onnxslim") is None:
+                raise ConversionError(f"TVM could not build {operator}") from exc
+            # onnxslim folds the constant arithmetic (an anchor grid's R.subtract) that
+            # CodeGenVM cannot emit: the YOLO graph built after it.
+            mod = relax_module(request.source, request.model, batch, info, refused_by=operator)
+            try:
+                executable = tvm.compile(mod, target=target)
+            except Exception as again:  # noqa: BLE001
+                raise ConversionError(
+                    f"TVM could not build {unlowered_operator(str(again))}, even after onnxslim"
+                ) from again
         folder = request.out_dir / "tvm"
         folder.mkdir()
         if cross is not None:
