@@ -19,6 +19,9 @@ COMPLETED_STATUSES: tuple[str, ...] = ("ok", "unsupported", "skipped")
 # Above this share of all cores taken by other processes while a cell was timed, the cell is
 # flagged as noisy (a warning, a mark in reports; `compare` will not fail a gate on it).
 NOISY_PCT = 10.0
+# Above this change of speed within one timed window (the last fifth of the runs against the
+# first, paired.window_drift), the host drifted while the cell was timed: flagged as noise is
+DRIFT_PCT = 10.0
 # Fidelity a cell must reach to count as agreeing with its FP32 reference: top-1 agreement
 # where the outputs are class scores, otherwise the signal-to-noise ratio of the outputs
 # against the reference's (quantized precisions are allowed more noise).
@@ -88,6 +91,9 @@ class CellResult:
     first_inference_ms: float | None = None
     peak_rss_mb: float | None = None
     noise_cpu_pct: float | None = None
+    # How the timed window's speed moved: the last fifth of its runs against the first, in %
+    # (+12: they took 12% longer); None with fewer than 10 runs
+    window_drift_pct: float | None = None
     artifact_path: str | None = None
     system: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -176,6 +182,11 @@ class CellResult:
     @property
     def noisy(self) -> bool:
         return self.noise_cpu_pct is not None and self.noise_cpu_pct > NOISY_PCT
+
+    @property
+    def drifted(self) -> bool:
+        """The host's speed moved by more than DRIFT_PCT within the timed window."""
+        return self.window_drift_pct is not None and abs(self.window_drift_pct) > DRIFT_PCT
 
     def to_dict(self, samples: bool = True) -> dict[str, Any]:
         data = asdict(self)

@@ -140,3 +140,37 @@ class NanOutputsCompiler(_NoConvert):
         options: dict[str, Any],
     ) -> Runtime:
         return _Constant(float("nan"), batch_size)
+
+
+class _Drifting(Runtime):
+    """Each run sleeps `ms`, stretched by the host's simulated drift: `rate` more per second
+    since EDGEBENCH_TEST_DRIFT_T0 (a wall-clock time every process shares), as a host that
+    slows down over the minutes."""
+
+    def __init__(self, ms: float, rate: float, batch_size: int) -> None:
+        import numpy as np
+
+        self.ms, self.rate = ms, rate
+        self.t0 = float(os.environ.get("EDGEBENCH_TEST_DRIFT_T0", time.time()))
+        self.output = np.zeros((batch_size, 10), dtype=np.float32)
+
+    def predict(self, inputs: list[Any]) -> list[Any]:
+        time.sleep(self.ms / 1000 * (1 + self.rate * (time.time() - self.t0)))
+        return [self.output]
+
+
+@register
+class DriftingCompiler(_NoConvert):
+    name = "drifting"
+    description = "test only: the same speed every time, on a host that slows down steadily"
+    runs_model = False
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        return _Drifting(2.0, float(os.environ.get("EDGEBENCH_TEST_DRIFT_RATE", "0.5")), batch_size)

@@ -122,6 +122,7 @@ def _json(tuned: Any) -> str:
             "max_accuracy_drop": r.max_drop,
             "run_id": tuned.run_id,
             "confirmation": r.confirmation,
+            "paired": r.paired,
             "contributions": r.contributions(),
             "reproduce": run_line(best, tuned.settings) if best else None,
             "api": api_snippet(best) if best else None,

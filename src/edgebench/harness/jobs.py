@@ -151,6 +151,27 @@ class MeasureJob:
 
 
 @dataclass(frozen=True)
+class PairJob:
+    """Two artifacts timed alternately in one process (paired.py): `pairs` blocks each, ABBA,
+    each block `block_runs` timed runs after `warmup_runs` of each side."""
+
+    a: RuntimeSpec
+    b: RuntimeSpec
+    pairs: int = 12
+    block_runs: int = 10
+    warmup_runs: int = 5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """Per block, the median time per image of each side (ms), in pair order."""
+
+    a_ms: list[float]
+    b_ms: list[float]
+
+
+@dataclass(frozen=True)
 class OutputInfo:
     shape: tuple[int, ...]
     dtype: str
@@ -242,6 +263,8 @@ __all__ = [
     "MeasureJob",
     "MeasureResult",
     "OutputInfo",
+    "PairJob",
+    "PairResult",
     "PredictJob",
     "PredictResult",
     "RuntimeSpec",

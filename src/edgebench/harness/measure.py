@@ -21,11 +21,14 @@ from edgebench.harness.jobs import (
     MeasureJob,
     MeasureResult,
     OutputInfo,
+    PairJob,
+    PairResult,
     PredictJob,
     PredictResult,
     RuntimeSpec,
 )
 from edgebench.harness.scenarios import scenario_for
+from edgebench.harness.timing import StopRule, time_runs, time_split_runs
 from edgebench.models import ModelSpec
 from edgebench.models.synthetic_inputs import make_inputs, sample_batch
 
@@ -123,4 +126,42 @@ def measure(job: MeasureJob) -> MeasureResult:
     )
 
 
-__all__ = ["load_runtime", "measure", "peak_rss_mb", "predict", "predict_eval_set"]
+def measure_pair(job: PairJob) -> PairResult:
+    """Loads both artifacts, warms both, then times them alternately in blocks (ABBA), so a
+    drift of the host hits both sides alike (paired.py)."""
+    import statistics
+
+    from edgebench.paired import interleave
+
+    sides = []
+    for spec in (job.a, job.b):
+        runtime = load_runtime(spec)
+        inputs = make_inputs(spec.model, spec.batch_size, seed=job.seed)
+        sides.append((runtime, inputs, spec.batch_size))
+    block_rule = StopRule(warmup_runs=0, min_runs=job.block_runs, min_duration_s=0)
+    for runtime, inputs, _ in sides:
+        for _ in range(job.warmup_runs):
+            runtime.predict(inputs)
+
+    def block(side: int) -> float:
+        runtime, inputs, batch = sides[side]
+        if getattr(runtime, "splits_io", False):
+            window = time_split_runs(runtime, inputs, block_rule)
+        else:
+            window = time_runs(runtime.predict, inputs, block_rule)
+        return statistics.median(window.samples_ms) / batch
+
+    a, b = interleave(lambda: block(0), lambda: block(1), job.pairs)
+    for runtime, _, _ in sides:
+        runtime.close()
+    return PairResult(a, b)
+
+
+__all__ = [
+    "load_runtime",
+    "measure",
+    "measure_pair",
+    "peak_rss_mb",
+    "predict",
+    "predict_eval_set",
+]

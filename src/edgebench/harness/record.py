@@ -7,6 +7,7 @@ from typing import Any
 
 from edgebench.conversion.routes import BuiltArtifact
 from edgebench.harness.jobs import MeasureResult
+from edgebench.paired import window_drift
 from edgebench.results import CellResult, Status, fidelity_verdict
 from edgebench.stats import summarize
 from edgebench.sysinfo import package_versions, system_info
@@ -94,6 +95,11 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
         cell.warnings.append(
             f"noisy: other processes used {cell.noise_cpu_pct:.0f}% of the CPU while timed"
         )
+    if cell.drifted:
+        cell.warnings.append(
+            f"drifting: the last fifth of the timed runs took {cell.window_drift_pct:+.0f}% "
+            "against the first (the host's speed moved while it was timed)"
+        )
     cell.accelerator_info = outcome.accelerator
     if cell.software_device:
         what = (cell.accelerator_info or {}).get("device") or "a software device"
@@ -141,6 +147,10 @@ def _conversion(cell: CellResult, outcome: CellOutcome) -> None:
 
 def _measurement(cell: CellResult, measured: MeasureResult) -> None:
     cell.with_samples(measured.samples_ms, cell.batch_size, measured.window_s)
+    # Below 50 us a run's time is the clock's and the caches' noise, not the host's speed
+    timed = cell.latency_ms is not None and cell.latency_ms.p50 >= 0.05
+    drift = window_drift(measured.samples_ms) if timed else None
+    cell.window_drift_pct = round(100 * drift, 1) if drift is not None else None
     if measured.io_samples_ms:  # latency is the inference alone; the copies are apart
         io = summarize(measured.io_samples_ms)
         cell.io_ms = {"p50": io.p50, "mean": io.mean, "p99": io.p99}

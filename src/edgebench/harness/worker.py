@@ -25,6 +25,7 @@ from edgebench.harness.jobs import (
     InspectJob,
     InspectResult,
     MeasureJob,
+    PairJob,
     PredictJob,
     WorkerError,
     decode,
@@ -42,6 +43,12 @@ def measure(job: MeasureJob) -> Any:
     from edgebench.harness.measure import measure as run
 
     return run(job)
+
+
+def pair(job: PairJob) -> Any:
+    from edgebench.harness.measure import measure_pair
+
+    return measure_pair(job)
 
 
 def predict(job: PredictJob) -> Any:
@@ -106,6 +113,7 @@ def inspect(job: InspectJob) -> InspectResult:
 STEPS: dict[str, tuple[type, Callable[[Any], Any]]] = {
     "convert": (ConvertJob, convert),
     "measure": (MeasureJob, measure),
+    "pair": (PairJob, pair),
     "predict": (PredictJob, predict),
     "explain": (ExplainJob, explain),
     "inspect": (InspectJob, inspect),

@@ -86,7 +86,7 @@ def marks_of(c: CellResult) -> str:
     marks = ""
     if c.weights == "random":
         marks += "\u2020"
-    if c.noise_cpu_pct is not None and c.noise_cpu_pct > NOISY_PCT:
+    if (c.noise_cpu_pct is not None and c.noise_cpu_pct > NOISY_PCT) or c.drifted:
         marks += "*"
     if c.software_device:
         marks += SOFTWARE_MARK

@@ -19,7 +19,7 @@ from edgebench.report.coverage import coverage, html_table, worth_showing
 from edgebench.report.figures import marks_of
 from edgebench.report.sections import hosts_html, model_figures_html
 from edgebench.report.table import COLUMNS, flat_row, option_changes
-from edgebench.results import NOISY_PCT, CellResult
+from edgebench.results import DRIFT_PCT, NOISY_PCT, CellResult
 from edgebench.store import RunInfo
 
 _CSS = """
@@ -185,7 +185,8 @@ def render(
         f"<h1>{_esc(title)}</h1>"
         f'<p class="note">{len(cells)} cells ({n_ok} ok), generated '
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}. \u2020 random weights (speed only); "
-        f"* noisy: other processes used more than {NOISY_PCT:g}% of the CPU while timed. "
+        f"* noisy: other processes used more than {NOISY_PCT:g}% of the CPU while timed, or "
+        f"the host's speed moved by more than {DRIFT_PCT:g}% within the timed window. "
         "Click a column header to sort.</p>"
         f"<ul>{''.join(hosts)}</ul>{''.join(sections)}"
         f"<script>{_SORT_JS}</script></body></html>"

@@ -14,7 +14,7 @@ from edgebench.report.coverage import markdown as coverage_lines
 from edgebench.report.delegates import delegate_markdown
 from edgebench.report.figures import marks_of
 from edgebench.report.table import option_changes
-from edgebench.results import NOISY_PCT, CellResult
+from edgebench.results import DRIFT_PCT, NOISY_PCT, CellResult
 from edgebench.store import RunInfo
 
 
@@ -44,7 +44,8 @@ def render_markdown(
     lines.append(
         f"{len(cells)} cells ({n_ok} ok), generated {time.strftime('%Y-%m-%d %H:%M:%S')}. "
         f"\u2020 random weights (speed only); * noisy: other processes used more than "
-        f"{NOISY_PCT:g}% of the CPU while timed."
+        f"{NOISY_PCT:g}% of the CPU while timed, or the host's speed moved by more than "
+        f"{DRIFT_PCT:g}% within the timed window."
     )
     lines.append("")
     for r in runs:

@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgebench.errors import UsageError
+from edgebench.errors import EdgebenchError, UsageError
+from edgebench.paired import PairedRatio
 from edgebench.results import CellResult
 from edgebench.settings import StopRuleSettings
 
@@ -135,6 +136,9 @@ class TuneResult:
     best: Trial | None = None
     runner_up: Trial | None = None
     confirmation: str = ""
+    # The winner against the runner-up timed side by side (paired.PairedRatio.to_dict, the
+    # runner-up's time over the winner's), where the confirmation could measure them so
+    paired: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     spent_s: float = 0.0
 
@@ -294,6 +298,10 @@ def confirm(best: Trial, runner_up: Trial | None, objective: str, alpha: float =
 
 
 Measure = Callable[[Candidate, StopRuleSettings, str, float], tuple[CellResult, str | None]]
+# Times two measured trials side by side (interleaved blocks in one process): their paired
+# ratio, the second's time over the first's; None where they cannot be (a remote device)
+Pair = Callable[[Trial, Trial], PairedRatio | None]
+PAIRED_EFFECT = 0.02  # a winner must beat the runner-up by more than the host's drift shows
 
 
 class Tuner:
@@ -309,8 +317,10 @@ class Tuner:
         full: StopRuleSettings,
         on_progress: Callable[[str], None] = lambda s: None,
         clock: Callable[[], float] = time.monotonic,
+        pair: Pair | None = None,
     ) -> None:
         check_objective(objective)
+        self.pair = pair
         if budget_s < MIN_BUDGET_S:
             raise BudgetTooSmall(
                 f"--budget {_duration(budget_s)} is too small for one candidate: each takes "
@@ -421,7 +431,44 @@ class Tuner:
         ranked = r.ranked(finals) or ranked
         r.best = ranked[0]
         r.runner_up = ranked[1] if len(ranked) > 1 else None
-        r.confirmation = confirm(r.best, r.runner_up, r.objective)
+        r.confirmation = self._confirm(r.best, r.runner_up)
+
+    def _confirm(self, best: Trial, runner_up: Trial | None) -> str:
+        """The winner against the runner-up, timed side by side where they can be: two
+        cells measured minutes apart differ by the host's drift as much as by themselves."""
+        r = self.result
+        if self.pair is None or runner_up is None or r.objective not in ("latency", "throughput"):
+            return confirm(best, runner_up, r.objective)
+        self.on_progress(f"confirming {best.candidate.label} against {runner_up.candidate.label}")
+        try:
+            paired = self.pair(best, runner_up)
+        except EdgebenchError as exc:
+            return f"{confirm(best, runner_up, r.objective)}; side by side: {exc}"
+        if paired is None:
+            return confirm(best, runner_up, r.objective)
+        r.paired = paired.to_dict()
+        shown = (
+            f"{runner_up.candidate.label} / {best.candidate.label} = {paired.ratio:.3f} "
+            f"(95% {paired.low:.3f}-{paired.high:.3f}, {paired.pairs} interleaved pairs)"
+        )
+        if paired.verdict == "slower":
+            return f"{best.candidate.label} is faster than {runner_up.candidate.label}: {shown}"
+        if paired.verdict == "faster":  # side by side, the runner-up wins
+            r.best, r.runner_up = runner_up, best
+            return (
+                f"{runner_up.candidate.label} is faster than {best.candidate.label} side by side "
+                f"(their separate cells said otherwise: the host drifted between them); it "
+                f"wins: {shown}"
+            )
+        if paired.verdict == "same":
+            return (
+                f"{best.candidate.label} and {runner_up.candidate.label} are tied side by side "
+                f"(within {PAIRED_EFFECT:.0%}): {shown}; either will do"
+            )
+        return (
+            f"{best.candidate.label} is not shown faster than {runner_up.candidate.label}: "
+            f"side by side the host's drift hides the difference ({shown}); treat them as tied"
+        )
 
     def _nothing_fits(self) -> str:
         r = self.result

@@ -17,13 +17,18 @@ from typing import Any
 
 from edgebench.compilers import Compiler, get_compiler
 from edgebench.errors import UsageError
+from edgebench.harness.jobs import PairJob, PairResult, RuntimeSpec
 from edgebench.harness.prepare import PreparedModel
+from edgebench.harness.process import run_step
+from edgebench.paired import PairedRatio, judge, ratios_of
 from edgebench.results import CellResult, cell_key, options_key
 from edgebench.settings import GridSettings, StopRuleSettings
 from edgebench.tune.search import (
+    PAIRED_EFFECT,
     BudgetTooSmall,
     Candidate,
     Space,
+    Trial,
     Tuner,
     TuneResult,
     build_space,
@@ -31,6 +36,7 @@ from edgebench.tune.search import (
 )
 
 THROUGHPUT_BATCHES = (1, 8)  # tried for throughput and energy unless --batch gives others
+PAIRS, BLOCK_MS = 16, 100.0  # the confirmation: 16 blocks a side, ABBA, of about 0.1 s each
 
 
 @dataclass
@@ -241,9 +247,34 @@ def run_tune(
                 batch_sizes(settings, objective),
                 fixed=settings.options,
             )
-            tuner = Tuner(measure, objective, max_drop, budget_s, settings.stop_rule, on_progress)
+
+            def pair(a: Trial, b: Trial) -> PairedRatio | None:
+                """The two trials' artifacts timed side by side in one worker (paired.py)."""
+                if not target.is_local:
+                    return None  # a device's agent times one cell at a time
+                specs = []
+                for t in (a, b):
+                    compiler = by_name[t.candidate.compiler]
+                    if t.cell.artifact_path is None and compiler.runs_model:
+                        return None
+                    options = compiler.options(settings.options | dict(t.candidate.options))
+                    specs.append(RuntimeSpec(compiler.name, t.cell.artifact_path, pm.spec,
+                                             t.candidate.batch, t.candidate.threads, options,
+                                             compiler.accelerator_of(options),
+                                             t.candidate.precision))  # fmt: skip
+                per_run = max((t.cell.latency_ms.p50 if t.cell.latency_ms else 1.0) for t in (a, b))
+                block_runs = max(3, min(50, round(BLOCK_MS / max(per_run, 1e-3))))
+                job = PairJob(specs[0], specs[1], pairs=PAIRS, block_runs=block_runs)
+                result = run_step("pair", job, PairResult, settings.cell_timeout_s, runner.workdir)
+                return judge(ratios_of(result.a_ms, result.b_ms), PAIRED_EFFECT)
+
+            tuner = Tuner(measure, objective, max_drop, budget_s, settings.stop_rule, on_progress,
+                          pair=pair)  # fmt: skip
             result = tuner.run(_usable(space, pm, compilers))
         except BudgetTooSmall as exc:
+            if not kept:  # refused before any candidate ran: no empty run is left behind
+                store.drop_run_if_empty(run_id)
+                raise
             raise BudgetTooSmall(f"{exc} (its cell is stored in run {run_id})") from None
         except KeyboardInterrupt as exc:
             store.drop_run_if_empty(run_id)

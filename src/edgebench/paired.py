@@ -1,0 +1,128 @@
+"""Paired, interleaved comparison: the one way edgebench tells whether B is faster than A.
+
+A shared host's speed drifts from minute to minute (another tenant, the hypervisor's steal
+time, the clock), so two cells timed one after the other differ by the drift as much as by
+themselves. Here the two sides run alternately in short blocks, A B B A A B ..., and each pair
+of neighbouring blocks gives one ratio B/A: a drift common to both sides cancels in each ratio
+(the ABBA order cancels a linear one within a pair too). The figure is the median of the
+ratios, with its distribution-free 95% interval (stats.median_ci, on the log ratios); the
+verdict is "inconclusive" when that interval is wider than the effect asked about, never a
+difference the data cannot show.
+
+Imports nothing but the standard library: the harness, tune, compare and the benchmarks share
+it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from edgebench.stats import median_ci
+
+MIN_PAIRS = 6  # ratios; below this the interval is the whole range of the ratios
+
+
+@dataclass(frozen=True)
+class PairedRatio:
+    """B's time over A's, per pair of neighbouring blocks, summarised.
+
+    `ratio` < 1: B is faster. `low`..`high`: the 95% interval of the median ratio. `effect`:
+    the smallest change that matters (0.02 = 2%). `verdict`: "faster" or "slower" (the
+    interval excludes 1), "same" (it holds 1 and is no wider than 2 x effect), or
+    "inconclusive" (it is wider: neither a difference nor its absence is shown)."""
+
+    ratio: float
+    low: float
+    high: float
+    pairs: int
+    effect: float
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        span = f"{self.ratio:.3f} (95% {self.low:.3f}-{self.high:.3f}, {self.pairs} pairs)"
+        if self.verdict == "inconclusive":
+            return (
+                f"inconclusive: B/A {span} is wider than the {self.effect:.0%} asked about "
+                "(the host drifted or the two are too close)"
+            )
+        return f"B/A {span}: B is {self.verdict}" + (
+            f" (within {self.effect:.0%})" if self.verdict == "same" else ""
+        )
+
+
+def judge(ratios: Sequence[float], effect: float) -> PairedRatio:
+    """The median of B/A ratios, its 95% interval, and what they show for `effect`."""
+    logs = sorted(math.log(r) for r in ratios if r > 0 and math.isfinite(r))
+    if not logs:
+        raise ValueError("no finite positive ratios to judge")
+    mid = math.exp(statistics.median(logs))
+    lo, hi = (math.exp(v) for v in median_ci(logs))
+    if len(logs) < MIN_PAIRS or hi / lo > 1 + 2 * effect:
+        verdict = "inconclusive"  # an interval wider than the effect shows nothing either way
+    elif hi < 1:
+        verdict = "faster"
+    elif lo > 1:
+        verdict = "slower"
+    else:
+        verdict = "same"
+    return PairedRatio(mid, lo, hi, len(logs), effect, verdict)
+
+
+def interleave(
+    block_a: Callable[[], float], block_b: Callable[[], float], pairs: int
+) -> tuple[list[float], list[float]]:
+    """Runs A and B alternately, ABBA ABBA ..., `pairs` blocks each; each call returns that
+    block's figure (a median time). Returns both sides' figures in pair order."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            a.append(block_a())
+            b.append(block_b())
+        else:
+            b.append(block_b())
+            a.append(block_a())
+    return a, b
+
+
+def ratios_of(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """B/A for each ABBA quad of blocks (`interleave`'s pairs two by two): the sum of B's two
+    blocks over A's, so a drift linear over the quad cancels exactly; an odd last pair counts
+    alone."""
+    out = []
+    for i in range(0, len(a) - 1, 2):
+        den = a[i] + a[i + 1]
+        if den > 0:
+            out.append((b[i] + b[i + 1]) / den)
+    if len(a) % 2 and a[-1] > 0:
+        out.append(b[-1] / a[-1])
+    return out
+
+
+def blocks_of(samples: Sequence[float], size: int) -> list[float]:
+    """The median of each run of `size` consecutive samples (a cell's timed window cut into
+    blocks); the last, partial block is dropped."""
+    return [
+        statistics.median(samples[i : i + size]) for i in range(0, len(samples) - size + 1, size)
+    ]
+
+
+def window_drift(samples: Sequence[float]) -> float | None:
+    """How a timed window's speed moved: the median of its last fifth over its first fifth,
+    minus 1 (0.10: the last runs took 10% longer); None with fewer than 10 samples."""
+    n = len(samples)
+    if n < 10:
+        return None
+    fifth = n // 5
+    first, last = statistics.median(samples[:fifth]), statistics.median(samples[-fifth:])
+    return last / first - 1 if first > 0 else None
+
+
+__all__ = ["PairedRatio", "blocks_of", "interleave", "judge", "ratios_of", "window_drift"]

@@ -1,0 +1,138 @@
+"""Paired, interleaved timing (paired.py): two sides timed alternately so that a host's drift
+cancels, judged by the median ratio's interval; and tune's confirmation built on it, which no
+longer calls a knob faster when the same artifact is measured twice on a drifting host."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PLUGINS
+from edgebench.compilers import get_compiler
+from edgebench.harness.jobs import PairJob, PairResult, RuntimeSpec
+from edgebench.harness.process import run_step
+from edgebench.models import get_model
+from edgebench.paired import PairedRatio, interleave, judge, ratios_of, window_drift
+from edgebench.results import CellResult
+from edgebench.settings import StopRuleSettings
+from edgebench.tune.search import Candidate, Trial, Tuner, build_space, confirm
+
+
+def test_a_drift_common_to_both_sides_cancels_in_the_quads() -> None:
+    clock = [0.0]
+
+    def block(ms: float):  # type: ignore[no-untyped-def]
+        def run() -> float:
+            clock[0] += 1.0
+            return ms * (1 + 0.05 * clock[0])  # the host slows 5% a block, steadily
+
+        return run
+
+    a, b = interleave(block(2.0), block(2.0), 16)
+    assert b[-1] / a[0] > 2.0  # block by block the drift is larger than any effect
+    verdict = judge(ratios_of(a, b), 0.02)
+    assert verdict.verdict == "same" and verdict.ratio == pytest.approx(1.0, abs=1e-9)
+    a, b = interleave(block(2.0), block(1.8), 16)
+    assert judge(ratios_of(a, b), 0.02).verdict == "faster"
+
+
+def test_an_interval_wider_than_the_effect_is_inconclusive_never_a_difference() -> None:
+    noisy = [1.3, 0.8, 1.25, 0.75, 1.2, 0.85, 1.3, 0.9]  # no pair agrees within 2%
+    result = judge(noisy, 0.02)
+    assert result.verdict == "inconclusive" and "inconclusive" in result.describe()
+    assert judge([1.0] * 4, 0.02).verdict == "inconclusive"  # too few pairs to show anything
+    assert judge([1.2, 1.21, 1.19, 1.2, 1.22, 1.2, 1.21, 1.2], 0.02).verdict == "slower"
+
+
+def test_window_drift_compares_the_last_fifth_with_the_first() -> None:
+    assert window_drift([1.0] * 10 + [1.2] * 10) == pytest.approx(0.2)
+    assert window_drift([1.0] * 9) is None
+
+
+def _drifting_env(monkeypatch: pytest.MonkeyPatch, rate: float) -> None:
+    monkeypatch.setenv("EDGEBENCH_PLUGINS", "edgebench_test_compilers")
+    paths = [str(PLUGINS), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
+    monkeypatch.setenv("EDGEBENCH_TEST_DRIFT_T0", str(time.time()))
+    monkeypatch.setenv("EDGEBENCH_TEST_DRIFT_RATE", str(rate))
+
+
+def _drifting_pair(tmp_path: Path) -> PairResult:
+    """The same artifact on both sides, on a host that slows 50% a second: one worker."""
+    spec = RuntimeSpec("drifting", None, get_model("mobilenet_v2_035_96"), 1, 1)
+    job = PairJob(spec, spec, pairs=16, block_runs=4, warmup_runs=1)
+    return run_step("pair", job, PairResult, 120, tmp_path)
+
+
+def test_the_pair_worker_times_both_sides_in_turn_and_the_drift_cancels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _drifting_env(monkeypatch, 0.5)
+    result = _drifting_pair(tmp_path)
+    assert len(result.a_ms) == len(result.b_ms) == 16
+    assert result.b_ms[-1] / result.a_ms[0] > 1.1  # the host did drift, block to block
+    verdict = judge(ratios_of(result.a_ms, result.b_ms), 0.05)
+    assert verdict.verdict in ("same", "inconclusive"), verdict
+    assert 0.95 < verdict.ratio < 1.05, verdict
+
+
+def _cell(cand: Candidate, samples: list[float]) -> CellResult:
+    cell = CellResult("r", "m", "random", cand.compiler, cand.precision, cand.batch,
+                      cand.threads, "ok", model_size_mb=1.0,
+                      fidelity={"top1_agreement": 1.0})  # fmt: skip
+    cell.with_samples(samples, cand.batch, sum(samples) / 1000)
+    return cell
+
+
+def test_tune_does_not_call_a_knob_faster_because_the_host_drifted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two thread counts of the null compiler, each as fast as the other; the host slows 1% a
+    second of the search, so each later candidate's cell reads slower. Measured apart, the
+    first looked 'significantly faster' (Mann-Whitney); side by side it is a tie."""
+    space = build_space([get_compiler("null")], lambda c: ["fp32"], [1, 2], [1])
+    _drifting_env(monkeypatch, 0.5)  # for the pair worker only
+    now = [0.0]
+
+    def measure(cand, rule, round_name, left):  # type: ignore[no-untyped-def]
+        now[0] += 10.0
+        slow = 1 + 0.01 * now[0]
+        return _cell(cand, [5.0 * slow * (1 + 0.002 * (i % 7)) for i in range(60)]), None
+
+    def pair(a: Trial, b: Trial) -> PairedRatio:
+        result = _drifting_pair(tmp_path)
+        return judge(ratios_of(result.a_ms, result.b_ms), 0.05)
+
+    tuner = Tuner(measure, "latency", 0.01, 600, StopRuleSettings(), clock=lambda: now[0],
+                  pair=pair)  # fmt: skip
+    result = tuner.run(space)
+    assert result.best is not None and result.runner_up is not None
+    assert "significantly faster" in confirm(result.best, result.runner_up, "latency")
+    assert result.paired is not None and result.paired["verdict"] in ("same", "inconclusive")
+    assert "faster than" not in result.confirmation, result.confirmation
+    assert "tied" in result.confirmation, result.confirmation
+
+
+def test_a_cell_whose_host_drifted_while_timed_says_so(tmp_path: Path) -> None:
+    from conftest import cli_env, run_cli
+
+    env = cli_env(tmp_path / "cache", plugins=True, EDGEBENCH_TEST_DRIFT_RATE="1.0")
+    r = run_cli("run", "--model", "mobilenet_v2_035_96", "--weights", "random", "--compiler",
+                "drifting,null", "--min-duration", "0.5", "--min-runs", "20", "--warmup", "0",
+                "--json", "--db", "r.db", cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    import json
+
+    cells = {c["compiler"]: c for c in json.loads(r.stdout)}
+    drifting = cells["drifting"]
+    assert drifting["window_drift_pct"] > 10, drifting["window_drift_pct"]
+    assert any(w.startswith("drifting: the last fifth") for w in drifting["warnings"])
+    assert cells["null"]["window_drift_pct"] is None  # microseconds: the clock's own noise
+    r = run_cli("report", "--db", "r.db", "--format", "md", "-o", "r.md", cwd=tmp_path, env=env)
+    assert (
+        r.returncode == 0
+        and "the host's speed moved by more than 10%" in (tmp_path / "r.md").read_text()
+    )
