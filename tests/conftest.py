@@ -20,24 +20,29 @@ def have(*modules: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
-# Seconds each file kept one pytest worker busy (`pytest --durations 0`, 2026-12-02, a quick
+# Seconds each file kept one pytest worker busy (`pytest --durations 0`, 2026-12-05, a quick
 # day). `make test` hands whole files to its two workers in collection order
 # (--no-loadscope-reorder): heaviest first, so the run does not end with one worker alone on
 # a long file (the emulated ARM board's one test, say) while the other has finished.
 FILE_SECONDS = {
-    "test_onnx_family.py": 200,
-    "test_explain.py": 171,
-    "test_torch_family.py": 141,
-    "test_study_models.py": 110,
-    "test_tflite.py": 92,
-    "test_accuracy_e2e.py": 77,
-    "test_arm64_board.py": 74,
-    "test_explain_tvm_torch.py": 73,
-    "test_hardening.py": 58,
-    "test_model_file_security.py": 63,
-    "test_targets.py": 41,
-    "test_fleet.py": 40,
-    "test_tune.py": 25,
+    "test_onnx_family.py": 198,
+    "test_torch_family.py": 165,
+    "test_explain.py": 164,
+    "test_study_models.py": 155,
+    "test_tune.py": 128,
+    "test_hardening_second_round.py": 115,
+    "test_accelerators.py": 100,
+    "test_optimizations.py": 91,
+    "test_tflite.py": 90,
+    "test_explain_tvm_torch.py": 90,
+    "test_accuracy_e2e.py": 84,
+    "test_arm64_board.py": 77,
+    "test_inputs_as_declared.py": 60,
+    "test_model_file_security.py": 45,
+    "test_targets.py": 42,
+    "test_fleet.py": 39,
+    "test_hardening.py": 32,
+    "test_paired_timing.py": 30,
     "test_harness.py": 20,
 }
 

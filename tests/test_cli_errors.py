@@ -124,8 +124,10 @@ def test_export_unknown_format_and_run(tmp_path: Path) -> None:
     csv = run_cli("export", "--format", "csv", "--db", str(db), cwd=tmp_path)
     assert csv.returncode == 0
     header, row = csv.stdout.splitlines()[:2]
-    assert header.startswith("run_id,model,weights,compiler,precision,batch_size")
-    assert ",null,fp32,1," in row
+    assert header.startswith(
+        "run_id,model,model_digest,weights,compiler,accelerator,precision,batch_size"
+    )
+    assert ",null,cpu,fp32,1," in row
 
 
 @pytest.mark.parametrize(
@@ -134,8 +136,8 @@ def test_export_unknown_format_and_run(tmp_path: Path) -> None:
         (
             "ort_grpah_opt=disable",
             "error: unknown option 'ort_grpah_opt' for onnxruntime (did you mean "
-            "'ort_graph_opt'?); its options: ort_graph_opt, ort_int8_activation, "
-            "ort_int8_weights, ort_provider",
+            "'ort_graph_opt'?); its options: clusters, finetune_steps, ort_graph_opt, "
+            "ort_int8_activation, ort_int8_weights, ort_provider, prune",
         ),
         (
             "ort_graph_opt=al",

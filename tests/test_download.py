@@ -100,6 +100,9 @@ def test_weights_file_and_unknown_names(tmp_path: Path) -> None:
     f = tmp_path / "mine.h5"
     f.write_bytes(b"x")
     model = get_model("mobilenet_v2")
+    with pytest.raises(WeightsUnavailable, match="not an HDF5 file"):
+        resolve_weights(model, str(f), tmp_path)
+    f.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(8))  # HDF5's signature
     assert resolve_weights(model, str(f), tmp_path).path == str(f)
     assert resolve_weights(model, "random", tmp_path).is_random
     with pytest.raises(WeightsUnavailable, match="choose one of: random, imagenet, PATH"):

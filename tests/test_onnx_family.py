@@ -367,7 +367,7 @@ def test_an_op_no_compiler_knows_is_a_cell_with_the_compilers_message(
         "--weights", "random", "--json", "--no-fidelity", "--db", str(tmp_path / "r.db"),
         cwd=tmp_path, env=cli_env(shared_cache),
     )  # fmt: skip
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 3, r.stderr[-2000:]  # no cell measured
     for rec in json.loads(r.stdout):
         assert rec["status"] in ("failed", "unsupported")
         assert "Mystery" in rec["error"] and "\n" not in rec["error"], rec["error"]

@@ -4,6 +4,7 @@ compressed size every cell records, and quantizing a .tflite a user brings, each
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import zipfile
 from pathlib import Path
@@ -116,10 +117,16 @@ def test_a_users_tflite_is_quantized_by_each_recipe_and_its_fidelity_scored(
     for precision, cell in cells.items():
         assert cell["status"] == "ok", (precision, cell["error"])
         assert cell["artifact_info"]["recipe"].startswith("litert-quantizer: ")
-        assert cell["fidelity"]["snr_db"] > 0, cell["fidelity"]
+        # 4-bit weights on this random network's [0, 1] inputs may lose it all (SNR -1.9 dB)
+        assert cell["fidelity"]["snr_db"] > 0 or precision == "int4-weights", (
+            precision,
+            cell["fidelity"],
+        )
         assert cell["model_size_mb"] < 0.6 * fp32["model_size_mb"] or precision == "int8x16"
     assert cells["int8"]["artifact_info"]["calibration"]["source"] == "photos"
     assert cells["int4-weights"]["model_size_mb"] < cells["int8-weights"]["model_size_mb"]
+    snr = {p: cells[p]["fidelity"]["snr_db"] for p in ("int4-weights", "int8-weights")}
+    assert math.isfinite(snr["int4-weights"]) and snr["int4-weights"] < snr["int8-weights"]
     # A .tflite already quantized is refused with the reason, not quantized twice.
     (int8,) = _cells(run_cli("run", *TINY, "--precision", "int8", "--no-fidelity", "--json",
                              "--db", "r.db", cwd=tmp_path, env=env, timeout=900))  # fmt: skip

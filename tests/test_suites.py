@@ -79,7 +79,8 @@ grids:
             GOOD.replace("[null]", "[null, tflite]") + "    options: {xnnpak: false}\n",
             8,
             "grids[0].options: unknown option 'xnnpak' for null, tflite (did you mean "
-            "'xnnpack'?); their options: xnnpack",
+            "'xnnpack'?); their options: clusters, finetune_steps, npu_graph_backend, npu_target, "
+            "prune, xnnpack",
         ),
         (
             GOOD.replace("[null]", "[tflite]") + "    options: {xnnpack: maybe}\n",
@@ -105,7 +106,9 @@ def test_optional_and_wildcard_compilers() -> None:
     (grid,) = s.grids()
     assert "null" not in grid.compiler_names() and "tflite" in grid.compiler_names()
     # each compiler measures its own precisions
-    assert grid.precisions_of("tflite") == ["fp32", "fp16", "int8-dynamic", "int8"]
+    assert grid.precisions_of("tflite") == [
+        "fp32", "fp16", "int8-dynamic", "int8", "int8-weights", "int4-weights", "int8x16"
+    ]  # fmt: skip
     assert grid.precisions_of("tensorflow") == ["fp32"]
 
 
@@ -134,7 +137,7 @@ def test_suite_cli_rejects_before_running(tmp_path: Path) -> None:
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert lines == [
         f"error: {bad}:5: grids[0].precisions[1]: unknown precision 'int4'; "
-        "valid: best, bf16, fp16, fp32, int8, int8-dynamic"
+        "valid: best, bf16, fp16, fp32, int4-weights, int8, int8-dynamic, int8-weights, int8x16"
     ]
     assert not (tmp_path / "r.db").exists() or not ResultStore(tmp_path / "r.db").runs()
     r = run_cli("suite", "run", "nosuch", cwd=tmp_path)

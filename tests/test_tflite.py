@@ -119,6 +119,7 @@ def test_every_precision_converts_runs_and_is_what_it_claims(
     assert by[("tflite", "int8", 1)]["artifact_info"]["calibration"] == {
         "source": "random",
         "size": 8,
+        "range": [-1.0, 1.0],  # MobileNetV2's inputs: pixels scaled to [-1, 1]
     }
     _, fp16_types = _op_types(by[("tflite", "fp16", 1)]["artifact_path"])
     assert "float16" in fp16_types
@@ -173,7 +174,9 @@ def test_a_users_tflite_file_and_a_keras_file_with_dynamic_input(
     assert by[("tflite", "fp32", 3)]["status"] == "ok"
     assert by[("tflite", "fp32", 1)]["model"] == "mine"
     assert by[("tflite", "fp32", 1)]["weights"].startswith("file:")
-    assert by[("tflite", "int8", 1)]["status"] == "unsupported"
+    # litert-quantizer takes a user's fp32 .tflite to int8 (it was 'unsupported' before)
+    assert by[("tflite", "int8", 1)]["status"] == "ok", by[("tflite", "int8", 1)]["error"]
+    assert by[("tflite", "int8", 1)]["artifact_info"]["recipe"].startswith("litert-quantizer")
     # A .tflite file reaches TensorFlow only through onnx2tf (.tflite -> ONNX -> SavedModel),
     # which lives in a venv of its own: without it, the cell says how to get it.
     tf = by[("tensorflow", "fp32", 1)]

@@ -9,6 +9,7 @@ changes later is refused. Passwords are never taken: edgebench stores and prints
 from __future__ import annotations
 
 import importlib.util
+import logging
 import shlex
 import time
 from pathlib import Path
@@ -80,6 +81,12 @@ class SshTarget(RemoteTarget):
             raise TargetError("SSH targets need paramiko: pip install 'edgebench[remote]'")
         import paramiko
 
+        # paramiko's reader thread logs what it sees (a banner cut off when SIGTERM or SIGHUP
+        # stops the command) through Python's last-resort handler, after edgebench's own last
+        # line; every failure that matters reaches the user as a TargetError instead.
+        quiet = logging.getLogger("paramiko")
+        if not quiet.handlers:
+            quiet.addHandler(logging.NullHandler())
         client = paramiko.SSHClient()
         hosts = known_hosts_file()
         hosts.parent.mkdir(parents=True, exist_ok=True)
