@@ -378,7 +378,7 @@ class GridSettings(_Settings):
         flag="--target",
     )
     cache_dir: Annotated[Path, Field(strict=False)] = setting(
-        help="Artifact cache \\[default: ~/.cache/edgebench].",
+        help="Artifact cache \\[default: $EDGEBENCH_CACHE when set, else ~/.cache/edgebench].",
         flag="--cache-dir",
         default_factory=_default_cache_dir,
     )
@@ -605,7 +605,7 @@ def shown_default(path: tuple[str, ...], field: Any) -> str:
     if field.default_factory is not None:
         computed: dict[tuple[str, ...], str] = {
             ("threads",): "usable cores",
-            ("cache_dir",): "~/.cache/edgebench",
+            ("cache_dir",): "$EDGEBENCH_CACHE, else ~/.cache/edgebench",
         }
         return computed.get(path, "computed")
     value = field.default

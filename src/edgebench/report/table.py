@@ -168,9 +168,16 @@ def rich_table(
                 dropped.append(name)
         if _width(columns, cells, names) > width:  # last: model names cut in the middle
             names = shorten_middle([c.model for c in cells], 12)
+    # A number is never cut: its column keeps its widest figure, and where the table still
+    # does not fit, the text columns wrap instead (COLUMNS=80 showed `28639045…`).
+    fits = wide or not width or _width(columns, cells, names) <= width
+    widest = _widest(columns, cells, names)
     table = Table(title=title, show_lines=False, caption_justify="left")
     for name in columns:
-        table.add_column(name, justify="left" if name in _TEXT_COLUMNS else "right", no_wrap=True)
+        if name in _TEXT_COLUMNS:
+            table.add_column(name, justify="left", no_wrap=fits, overflow="fold")
+        else:
+            table.add_column(name, justify="right", no_wrap=True, min_width=widest[name])
     notes: list[str] = []
     for c in cells:
         values = _values(c, names)
@@ -227,12 +234,12 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
         "status": c.status,
         "p50 ms": _fmt(lat.p50 if lat else None),
         "p99 ms": _fmt(lat.p99 if lat else None),
-        "img/s": _fmt(c.throughput_ips, 1),
+        "img/s": _fmt(c.throughput_ips, 1 if (c.throughput_ips or 0) < 1000 else 0),
         "size MB": _fmt(c.model_size_mb, 1),
         "gzip MB": _fmt(c.model_size_gzip_mb, 1),
         "convert s": _fmt(c.convert_s, 1),
         "RSS MB": _fmt(c.peak_rss_mb, 0),
-        "noise %": _fmt(c.noise_cpu_pct, 0),
+        "noise %": "-" if c.noise_cpu_pct is None else f"{c.noise_cpu_pct:.0f}",  # not 0.250
         "top1/mAP": _fmt(acc.get("top1", acc.get("map")), 3),
         "top5": _fmt(acc.get("top5"), 3),
         "agree": (f"{agree:.3f}" if isinstance(agree, (int, float)) else "-") + failed,
@@ -243,11 +250,18 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
 def _width(columns: list[str], cells: Sequence[CellResult], names: dict[str, str]) -> int:
     """How wide the table would be: each column's widest text, its padding and border (a
     failed cell's status carries its note number)."""
+    return sum(w + 3 for w in _widest(columns, cells, names).values()) + 1
+
+
+def _widest(
+    columns: list[str], cells: Sequence[CellResult], names: dict[str, str]
+) -> dict[str, int]:
+    """Each column's widest text, its header included."""
     rows = [_values(c, names) for c in cells]
     widest = {col: max([len(col)] + [len(r[col]) for r in rows]) for col in columns}
-    if any(c.error for c in cells):
-        widest["status"] = widest.get("status", 0) + 5
-    return sum(w + 3 for col, w in widest.items() if col in columns) + 1
+    if any(c.error for c in cells) and "status" in widest:
+        widest["status"] += 5
+    return widest
 
 
 _TEXT_COLUMNS = {
