@@ -103,6 +103,28 @@ def test_a_budget_spent_early_still_names_a_winner_and_says_what_was_left_out() 
     assert result.best is not None  # from the screened ones
 
 
+def test_every_compiler_gets_a_turn_before_the_budget_and_the_note_says_what_happened() -> None:
+    """`--budget 3m` printed 'the budget allowed 13 of 18 candidates (about 5 s each)', ended
+    after 97 s of 180, and never tried TFLite int8, TVM or torch."""
+    clock = Clock()
+    figures = {(c, p): (1.0 + i, 1.0) for i, (c, p) in enumerate(
+        (c, p) for c in ("tflite", "onnxruntime", "openvino") for p in ("fp32", "int8", "fp16")
+    )}  # fmt: skip
+    measure, measured = _fake_measure(clock, 10.0, figures)
+    compilers = [get_compiler(n) for n in ("tflite", "onnxruntime", "openvino")]
+    space = build_space(compilers, lambda c: ["fp32", "int8", "fp16"], [2], [1])
+    assert [(c.compiler, c.precision) for c in space.starts[:3]] == [
+        ("tflite", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32")
+    ]  # fmt: skip
+    result = Tuner(measure, "latency", 0.01, 75, StopRuleSettings(), clock=clock).run(space)
+    tried = [(c.compiler, c.precision) for c, r in measured if r == "precisions"]
+    assert {c for c, _ in tried} == {"tflite", "onnxruntime", "openvino"}
+    assert len(tried) == 7  # 70 s of 75: the first round may take the whole budget
+    (note,) = [n for n in result.notes if n.startswith("precisions round")]
+    assert note.startswith("precisions round: 7 of 9 candidates measured; the 5 s left to it")
+    assert "about 10 s each" in note
+
+
 def test_a_budget_too_small_for_one_candidate_says_how_long_one_takes() -> None:
     clock = Clock()
     measure, _ = _fake_measure(clock, 50.0, FIGURES)

@@ -36,7 +36,9 @@ OBJECTIVES = ("latency", "throughput", "energy", "size")
 SCREEN = StopRuleSettings(warmup_runs=2, min_runs=10, min_duration_s=0.3)
 LEAD = 1 / 3  # the share of each round that goes on to the next
 MAX_FINALISTS = 4
-SHARES = {"precisions": 0.5, "knobs": 0.8}  # of the budget, at most, before the next round
+# Of the budget, at most, before the next round: every compiler at each of its precisions
+# comes first (a knob is worth trying only on a candidate that was), then the knobs
+SHARES = {"precisions": 1.0, "knobs": 0.8}
 # No candidate is measured in less: a worker's start, the model's load and the screening
 # window (`SCREEN`) take seconds even with every conversion cached.
 MIN_BUDGET_S = 10.0
@@ -253,14 +255,22 @@ def build_space(
     batches: Sequence[int],
     fixed: Iterable[str] = (),
 ) -> Space:
-    """Each compiler at each of its precisions at the most threads and the first batch size;
-    its variants change the thread count, the batch size or one option value (the values
-    `compiler.search_values` offers at that precision); options in `fixed` (the user's) are
-    not varied."""
+    """Each compiler at each of its precisions at the most threads and the first batch size,
+    in turns (every compiler's first precision, then every compiler's second, ...), so a budget
+    that runs out leaves no compiler untried; its variants change the thread count, the batch
+    size or one option value (the values `compiler.search_values` offers at that precision);
+    options in `fixed` (the user's) are not varied."""
     fixed = set(fixed)
     by_name = {c.name: c for c in compilers}
     most = max(threads)
-    starts = [Candidate(c.name, p, most, batches[0]) for c in compilers for p in precisions_of(c)]
+    precisions = {c.name: precisions_of(c) for c in compilers}
+    turns = max((len(p) for p in precisions.values()), default=0)
+    starts = [
+        Candidate(c.name, precisions[c.name][k], most, batches[0])
+        for k in range(turns)
+        for c in compilers
+        if k < len(precisions[c.name])
+    ]
 
     def variants(cand: Candidate) -> list[Candidate]:
         compiler = by_name[cand.compiler]
@@ -364,9 +374,11 @@ class Tuner:
                 break
             estimate = statistics.median(self._durations) if self._durations else 0.0
             if self._durations and self.spent() + estimate > r.budget_s * share:
+                left = max(0.0, r.budget_s * share - self.spent())
                 r.notes.append(
-                    f"{name} round: the budget allowed {i} of {len(todo)} candidates (about "
-                    f"{estimate:.0f} s each); raise --budget to measure them all"
+                    f"{name} round: {i} of {len(todo)} candidates measured; the {left:.0f} s "
+                    f"left to it ({share:.0%} of --budget, less what was spent) would not fit "
+                    f"another (about {estimate:.0f} s each); raise --budget to measure them all"
                 )
                 break
             self.on_progress(f"{name} {i + 1}/{len(todo)}: {cand.label}")
