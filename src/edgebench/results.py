@@ -94,6 +94,9 @@ class CellResult:
     # How the timed window's speed moved: the last fifth of its runs against the first, in %
     # (+12: they took 12% longer); None with fewer than 10 runs
     window_drift_pct: float | None = None
+    # How fast the host was around the window: {"reference_ms": [before, after], "steal_pct"}
+    # (harness/noise.py: the same reference work timed before and after the cell)
+    host_speed: dict[str, Any] | None = None
     artifact_path: str | None = None
     system: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -182,6 +185,13 @@ class CellResult:
     @property
     def noisy(self) -> bool:
         return self.noise_cpu_pct is not None and self.noise_cpu_pct > NOISY_PCT
+
+    @property
+    def host_reference_ms(self) -> float | None:
+        """The reference workload's time around this cell (the mean of before and after):
+        the host's speed when it was measured; None for a cell that does not record it."""
+        ref = (self.host_speed or {}).get("reference_ms") or []
+        return sum(ref) / len(ref) if ref else None
 
     @property
     def drifted(self) -> bool:

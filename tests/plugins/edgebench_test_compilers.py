@@ -174,3 +174,54 @@ class DriftingCompiler(_NoConvert):
         options: dict[str, Any],
     ) -> Runtime:
         return _Drifting(2.0, float(os.environ.get("EDGEBENCH_TEST_DRIFT_RATE", "0.5")), batch_size)
+
+
+class _Busy(Runtime):
+    """Each run is `loops` rounds of integer arithmetic in the interpreter: CPU work, so a
+    busy host slows it as it slows a real model."""
+
+    def __init__(self, loops: int, batch_size: int) -> None:
+        import numpy as np
+
+        self.loops = loops
+        self.output = np.zeros((batch_size, 10), dtype=np.float32)
+
+    def predict(self, inputs: list[Any]) -> list[Any]:
+        acc = 0
+        for i in range(self.loops):
+            acc = (acc + i * i) & 0xFFFF
+        self.output[0, 0] = acc
+        return [self.output]
+
+
+@register
+class BusyCompiler(_NoConvert):
+    name = "busy"
+    description = "test only: CPU work of EDGEBENCH_TEST_BUSY_LOOPS rounds per run (a model)"
+    runs_model = False
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        return _Busy(int(os.environ.get("EDGEBENCH_TEST_BUSY_LOOPS", "30000")), batch_size)
+
+
+@register
+class BusyTwiceCompiler(BusyCompiler):
+    name = "busy-twice"
+    description = "test only: twice the CPU work of `busy` per run"
+
+    def load(
+        self,
+        artifact: Path,
+        model: ModelSpec,
+        batch_size: int,
+        threads: int,
+        options: dict[str, Any],
+    ) -> Runtime:
+        return _Busy(2 * int(os.environ.get("EDGEBENCH_TEST_BUSY_LOOPS", "30000")), batch_size)

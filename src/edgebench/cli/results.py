@@ -168,7 +168,8 @@ def compare(
         bool,
         typer.Option(
             "--strict",
-            help="Let cells measured under noise (above 10% foreign CPU) fail the gate too.",
+            help="Judge the raw figures: let cells measured under noise (above 10% foreign "
+            "CPU, or a drifting window) or on a host whose speed changed fail the gate too.",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
@@ -176,7 +177,8 @@ def compare(
     """Compare two runs cell by cell, with each difference's significance; gate a CI.
 
     A cell measured under noise on either side is `inconclusive: noisy` rather than a
-    regression, unless --strict."""
+    regression, and a change the host's own speed change accounts for (the reference work
+    timed around each cell) is `inconclusive: host speed changed by X%`, unless --strict."""
     from edgebench.report.compare import (
         compare_cells,
         comparison_table,

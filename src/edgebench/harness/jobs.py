@@ -196,6 +196,9 @@ class MeasureResult:
     output_values: int = 0
     # What an accelerator ran, as the runtime saw it (adapter, placement, software or not)
     accelerator: dict[str, Any] | None = None
+    # How fast the host was: the reference workload's ms before and after the window, and
+    # the hypervisor's steal time during it (noise.py)
+    host_speed: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

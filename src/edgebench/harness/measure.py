@@ -94,7 +94,9 @@ def measure(job: MeasureJob) -> MeasureResult:
             telemetry.on_window(event)
 
     scenario = scenario_for(job.scenario)
+    reference_before = noise.reference_ms()  # the host's speed, around the window
     timed = scenario.run(runtime, spec.model, inputs, spec.batch_size, job.seed, on_window)
+    reference_after = noise.reference_ms()
     window = timed.window
     outputs = runtime.predict(inputs)
     bad, values = non_finite(outputs)
@@ -123,6 +125,10 @@ def measure(job: MeasureJob) -> MeasureResult:
         non_finite=bad,
         output_values=values,
         accelerator=accelerator,
+        host_speed={
+            "reference_ms": [round(reference_before, 3), round(reference_after, 3)],
+            "steal_pct": noise.steal_pct(snaps.get("start"), snaps.get("stop")),
+        },
     )
 
 

@@ -158,6 +158,7 @@ def _measurement(cell: CellResult, measured: MeasureResult) -> None:
     cell.first_inference_ms = measured.first_inference_ms
     cell.peak_rss_mb = measured.peak_rss_mb
     cell.noise_cpu_pct = measured.noise_cpu_pct
+    cell.host_speed = measured.host_speed
     cell.outputs = [{"shape": list(o.shape), "dtype": o.dtype} for o in measured.outputs]
     if measured.telemetry is not None:
         for f in fields(measured.telemetry):

@@ -7,6 +7,13 @@ samples gives p < alpha (0.05); where a cell has too few stored samples, when th
 it is worse than PCT percent AND significant, so a CI job does not fail on noise. Latency
 metrics (p50, p90, p99, mean) are worse when higher; throughput when lower. A cell that was ok
 in the first run and failed in the second fails any gate.
+
+A significant change is not a regression when the host was not the same host: when either
+side was measured under noise (other processes above 10% of the CPU, or its window drifting
+over 10%), or when the cells' host-speed references (harness/noise.py: the same work timed
+around each cell) say the host's speed changed and the change, with B's figure scaled by that
+change, no longer breaks the rule. Such a pair is `inconclusive` with its reason, never a
+verdict the data cannot carry; `--strict` judges the raw figures.
 """
 
 from __future__ import annotations
@@ -117,13 +124,37 @@ class Pair:
     ci_overlap: bool | None = None
     significant: bool = False
     regressions: list[str] = field(default_factory=list)  # the rules it breaks
-    # Rules it would break but a side was measured under noise: not a verdict, unless strict.
+    # Rules it would break but a side was measured under noise, or the host's speed changed
+    # by as much: not a verdict, unless strict; `why_inconclusive` says which.
     inconclusive: list[str] = field(default_factory=list)
+    why_inconclusive: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. latency and throughput disagree
 
     @property
     def noisy(self) -> bool:
-        return self.a.noisy or self.b.noisy
+        return self.a.noisy or self.b.noisy or self.a.drifted or self.b.drifted
+
+    @property
+    def host_change_pct(self) -> float | None:
+        """How much longer the host-speed reference took around B's cell than around A's, in
+        percent (+20: the host was 20% slower for B); None where a side lacks it."""
+        ra, rb = self.a.host_reference_ms, self.b.host_reference_ms
+        if not ra or not rb:
+            return None
+        return (rb / ra - 1.0) * 100.0
+
+    def host_adjusted_worse_pct(self, metric: str) -> float | None:
+        """`metric`'s change with B's figure scaled to A's host speed (a time divided by the
+        host's slow-down, a throughput multiplied by it)."""
+        change, d = self.host_change_pct, self.deltas.get(metric)
+        if change is None or d is None or d.a is None or d.b is None or d.a == 0:
+            return None
+        factor = 1.0 + change / 100.0
+        b = d.b / factor if higher_is_worse(metric) else d.b * factor
+        adjusted = Delta(metric, d.a, b).pct
+        if adjusted is None:
+            return None
+        return adjusted if higher_is_worse(metric) else -adjusted
 
     @property
     def noise(self) -> str:
@@ -202,14 +233,35 @@ def compare_cells(
             worse = pair.deltas[rule.metric].worse_pct
             if worse is not None and worse > rule.pct and pair.significant:
                 broken = f"{rule.metric} {worse:+.1f}% > {rule.pct:g}%"
-                (pair.inconclusive if pair.noisy and not strict else pair.regressions).append(
-                    broken
-                )
+                why = "" if strict else _why_not_a_verdict(pair, rule)
+                if why:
+                    pair.inconclusive.append(broken)
+                    pair.why_inconclusive = pair.why_inconclusive or why
+                else:
+                    pair.regressions.append(broken)
         pair.notes = _disagreement(pair)
         pairs.append(pair)
     only_a = [c for k, c in a.items() if k not in b]
     only_b = [c for k, c in b.items() if k not in a]
     return Comparison(pairs, only_a, only_b, newly_failed, list(rules))
+
+
+# A host-speed reference that moved less than this between the two cells: the same host
+HOST_SPEED_PCT = 5.0
+
+
+def _why_not_a_verdict(pair: Pair, rule: FailRule) -> str:
+    """Why a change past `rule` cannot be called a regression ('' when it can): noise on
+    either side, or a host whose speed changed by as much as the change."""
+    if pair.noisy:
+        return "noisy"
+    change = pair.host_change_pct
+    if change is None or abs(change) < HOST_SPEED_PCT:
+        return ""
+    adjusted = pair.host_adjusted_worse_pct(rule.metric)
+    if adjusted is not None and adjusted > rule.pct:
+        return ""  # worse even on A's host speed
+    return f"host speed changed by {change:+.0f}%"
 
 
 def _disagreement(pair: Pair) -> list[str]:
@@ -237,7 +289,7 @@ def verdict(pair: Pair, metric: str = "p50") -> str:
     if pair.regressions:
         return "REGRESSION"
     if pair.inconclusive:
-        return "inconclusive: noisy"
+        return f"inconclusive: {pair.why_inconclusive or 'noisy'}"
     worse = pair.deltas[metric].worse_pct if metric in pair.deltas else None
     if worse is None:
         return "-"
@@ -264,7 +316,10 @@ def to_records(comparison: Comparison) -> list[dict[str, Any]]:
                 "significant": p.significant,
                 "regressions": p.regressions,
                 "inconclusive": p.inconclusive,
+                "why_inconclusive": p.why_inconclusive or None,
                 "noise_cpu_pct": {"a": p.a.noise_cpu_pct, "b": p.b.noise_cpu_pct},
+                "host_reference_ms": {"a": p.a.host_reference_ms, "b": p.b.host_reference_ms},
+                "host_change_pct": p.host_change_pct,
                 "model_size_mb": {"a": p.a.model_size_mb, "b": p.b.model_size_mb},
                 "model_size_gzip_mb": {"a": p.a.model_size_gzip_mb, "b": p.b.model_size_gzip_mb},
                 "notes": p.notes,
@@ -353,9 +408,17 @@ def gate_lines(
         for r in p.regressions:
             lines.append(f"regression: {p.label}: {r} ({how}; noise {p.noise})")
         for r in p.inconclusive:
+            if p.why_inconclusive.startswith("host speed"):
+                lines.append(
+                    f"inconclusive: {p.why_inconclusive}: {p.label}: {r} ({how}), but the "
+                    f"same reference work took {p.host_change_pct:+.0f}% as long around B's "
+                    "cell: measure both again side by side, or --strict"
+                )
+                continue
             lines.append(
                 f"inconclusive: noisy: {p.label}: {r} ({how}), but other processes took "
-                f"{p.noise} of the CPU while timed; measure again quietly, or --strict"
+                f"{p.noise} of the CPU while timed, or the window drifted; measure again "
+                "quietly, or --strict"
             )
         for note in p.notes:
             lines.append(f"note: {p.label}: {note}")

@@ -91,7 +91,9 @@ def _text(value: Any, decimals: int) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{decimals}f}" if math.isfinite(value) else "-"
+        if not math.isfinite(value):  # as the terminal: an exact match's SNR is inf
+            return "-" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return f"{value:.{decimals}f}"
     return _esc(value)
 
 
@@ -135,6 +137,30 @@ def _table(cells: Sequence[CellResult]) -> str:
     )
 
 
+def _ranking(cells: Sequence[CellResult]) -> str:
+    """Fastest first, per batch size and device, with ties where the figures cannot order
+    two cells (report/ranking.py), and why."""
+    from edgebench.report.ranking import groups, name_of
+
+    parts = []
+    for (_, batch, host), ranked in groups(cells).items():
+        rows = "".join(
+            f"<tr><td>{_esc(r.label)}</td><td class='l'>{_esc(name_of(r.cell))}</td>"
+            f"<td>{_text(r.cell.latency_ms.p50 if r.cell.latency_ms else None, 3)}</td>"
+            f"<td>{_text(r.cell.latency_ms.ci95_low if r.cell.latency_ms else None, 3)}-"
+            f"{_text(r.cell.latency_ms.ci95_high if r.cell.latency_ms else None, 3)}</td>"
+            f"<td class='l'>{_esc(r.why_tied or '')}</td></tr>"
+            for r in ranked
+        )
+        parts.append(
+            f"<h3>fastest first: batch {batch}, {_esc(host)}</h3>"
+            "<table><thead><tr><th>rank</th><th class='l'>cell</th><th>p50 ms</th>"
+            "<th>95% CI</th><th class='l'>tied with the one above: why</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    return "".join(parts)
+
+
 def _all_fields(cells: Sequence[CellResult]) -> str:
     """Every flat field of every cell (as in the CSV), for the reader who wants them."""
     left = {"run_id", "model", "weights", "compiler", "precision", "status", "error"}
@@ -176,7 +202,9 @@ def render(
         sections.append(html_table(coverage(cells)))
     for model in sorted(by_model):
         mc = by_model[model]
-        sections.append(f"<h2>{_esc(model)}</h2>" + model_figures_html(model, mc) + _table(mc))
+        sections.append(
+            f"<h2>{_esc(model)}</h2>" + model_figures_html(model, mc) + _ranking(mc) + _table(mc)
+        )
     sections.append(hosts_html(cells))
     n_ok = sum(c.status == "ok" for c in cells)
     return (
@@ -187,6 +215,8 @@ def render(
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}. \u2020 random weights (speed only); "
         f"* noisy: other processes used more than {NOISY_PCT:g}% of the CPU while timed, or "
         f"the host's speed moved by more than {DRIFT_PCT:g}% within the timed window. "
+        "A rank shared (2=) means the figures cannot order those cells: their intervals "
+        "overlap, a host was busy, or its speed changed as much. "
         "Click a column header to sort.</p>"
         f"<ul>{''.join(hosts)}</ul>{''.join(sections)}"
         f"<script>{_SORT_JS}</script></body></html>"

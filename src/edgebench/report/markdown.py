@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,6 +25,15 @@ def _n(value: object, digits: int = 3) -> str:
     if isinstance(value, (int, float)):
         return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:.0f}"
     return str(value)
+
+
+def _interval(low: float, high: float) -> str:
+    """A confidence interval with both ends to the same decimals (not `0.41-0.412`): three
+    significant digits of the lower end."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{_n(low)}-{_n(high)}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(low)))) if low else 3
+    return f"{low:.{decimals}f}-{high:.{decimals}f}"
 
 
 def _cell_text(text: object) -> str:
@@ -121,7 +131,7 @@ def render_markdown(
                 *([option_changes(c) or "-"] if show_options else []),
                 c.status,
                 _n(lat.p50 if lat else None),
-                f"{_n(lat.ci95_low)}-{_n(lat.ci95_high)}" if lat else "-",
+                _interval(lat.ci95_low, lat.ci95_high) if lat else "-",
                 _n(lat.p99 if lat else None),
                 _n(c.throughput_ips, 4),
                 _n(c.model_size_mb),
@@ -139,6 +149,12 @@ def render_markdown(
                 row += [f"{lg.get('scenario')} {lg.get('validity')}" if "validity" in lg else "-"]
             row += [marks_of(c) + (f" {c.error}" if c.error else "")]
             lines.append("| " + " | ".join(_cell_text(v) for v in row) + " |")
+        from edgebench.report.ranking import groups
+        from edgebench.report.ranking import lines as ranking_lines
+
+        for (_, batch, host), ranked in groups(by_model[model]).items():
+            lines += ["", f"Fastest first, batch {batch}, {host} (`2=`: cannot be ordered):"]
+            lines += ["", "```", *ranking_lines(ranked), "```"]
         delegates = delegate_markdown(by_model[model])
         if delegates:
             lines += ["", "CPU delegate against GPU and NPU delegates:", "", *delegates]
