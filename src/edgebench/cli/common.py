@@ -161,10 +161,14 @@ class LogProgress:
             self._thread.join()
 
     def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
+        """A task; its first stage (checking the input) is said only if it lasts, so that
+        bad input still ends in one line."""
         with self._lock:
             task = len(self._tasks)
-            self._tasks[task] = {"description": "", "total": total, "completed": 0}
-        self.update(task, description=description)
+            self._tasks[task] = {
+                "description": description, "total": total, "completed": 0,
+                "since": self.clock(),
+            }  # fmt: skip
         return task
 
     def update(

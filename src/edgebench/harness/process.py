@@ -79,6 +79,12 @@ def _killed(rc: int, log: Path) -> CellFailure:
     return CellFailure(f"worker killed by {sig}" + (f": {tail}" if tail else ""))
 
 
+def timed_out(timeout_s: float) -> str:
+    """A cell's timeout as its error says it: whole seconds (a budget's share is 11.9997)."""
+    shown = f"{timeout_s:.0f}" if timeout_s >= 1 else f"{timeout_s:.2g}"
+    return f"timed out after {shown} s (raise --cell-timeout)"
+
+
 def run_step(mode: str, job: Any, result_type: type[T], timeout_s: float, workdir: Path) -> T:
     """Runs one worker step and returns its typed result, or raises CellFailure."""
     fd, name = tempfile.mkstemp(dir=workdir, prefix=f"{mode}-", suffix=".json")
@@ -96,7 +102,7 @@ def run_step(mode: str, job: Any, result_type: type[T], timeout_s: float, workdi
             rc = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             _kill_session(proc)
-            raise CellFailure(f"timed out after {timeout_s:g} s (raise --cell-timeout)") from None
+            raise CellFailure(timed_out(timeout_s)) from None
         except BaseException:  # Ctrl-C, SIGTERM: the worker's whole session goes too
             _kill_session(proc)
             raise

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from edgebench.errors import redact
-from edgebench.harness.process import CellFailure
+from edgebench.harness.process import CellFailure, timed_out
 from edgebench.targets.base import RemoteTarget, TargetError
 
 DEFAULT_WORKDIR = "/data/local/tmp/edgebench"
@@ -56,7 +56,7 @@ class AdbTarget(RemoteTarget):
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
-            raise CellFailure(f"timed out after {timeout_s:g} s (raise --cell-timeout)") from None
+            raise CellFailure(timed_out(timeout_s)) from None
 
     def connect(self) -> None:
         state = self._adb("get-state", timeout_s=15)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edgebench.errors import redact
-from edgebench.harness.process import CellFailure
+from edgebench.harness.process import CellFailure, timed_out
 from edgebench.targets.base import RemoteTarget, TargetError, check_url
 
 DEFAULT_WORKDIR = ".cache/edgebench-agent"  # under the login's home
@@ -132,7 +132,7 @@ class SshTarget(RemoteTarget):
                     err += channel.recv_stderr(1 << 16)
                 elif time.monotonic() > deadline:
                     channel.close()  # the agent sees its stdin close and stops
-                    raise CellFailure(f"timed out after {timeout_s:g} s (raise --cell-timeout)")
+                    raise CellFailure(timed_out(timeout_s))
                 else:
                     time.sleep(0.01)
                 if not self._client.get_transport().is_active():
