@@ -9,13 +9,16 @@ measures the same artifact two ways, interleaved round by round:
   timed: `e2e` does what edgebench's end-to-end figure does (copy inputs in, run, copy outputs
   out) and `infer` only runs the inference on buffers bound once (what vendor tools time).
 
-Each round measures edgebench, then both bare loops; the ratio that counts is the median over
-rounds of edgebench's median against the bare loop's median, printed with its range, because a
-shared host's speed drifts from minute to minute. For these three runtimes edgebench's
-`latency_ms` is the inference alone (its copies are `io_ms`, printed per round), so `infer` is
-the loop to hold it to; `e2e` shows what the copies add.
+The two sides are timed in paired blocks, edgebench then the bare loop then the bare loop then
+edgebench (ABBA, `--pairs` blocks each, each block a process of its own), because a shared
+host's speed drifts from minute to minute: each ABBA quad gives one ratio (edgebench / bare) in
+which a drift common to both cancels (edgebench/paired.py), and the figure is the median ratio
+with its 95% interval, "inconclusive" when that is wider than the 2% asked about. For these three
+runtimes edgebench's `latency_ms` is the inference alone (its copies are `io_ms`), so `infer` is
+the loop to hold it to (`--against infer`, the default); `--against e2e` shows what the copies
+add.
 
-    .venv/bin/python benchmarks/harness_overhead.py --rounds 5
+    .venv/bin/python benchmarks/harness_overhead.py --pairs 12
 """
 
 from __future__ import annotations
@@ -137,46 +140,53 @@ def bare_median(compiler: str, artifact: str, args: argparse.Namespace, mode: st
 
 
 def main() -> None:
+    from edgebench.paired import interleave, judge, ratios_of
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="mobilenet_v2_035_96")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--compilers", default="tflite,onnxruntime,openvino")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=2000, help="timed runs per measurement")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=2000, help="timed runs per block")
+    parser.add_argument("--pairs", type=int, default=12, help="blocks of each side (ABBA)")
+    parser.add_argument("--against", choices=("infer", "e2e"), default="infer")
     args = parser.parse_args()
 
-    ratios: dict[tuple[str, str], list[float]] = {}
-    figures: dict[tuple[str, str], list[float]] = {}
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "overhead.db"
-        for r in range(args.rounds):
-            for compiler in args.compilers.split(","):
+        for compiler in args.compilers.split(","):
+            artifact = edgebench_cell(args, compiler, db)["artifact_path"]  # converts once
+            io: list[float] = []
+
+            def ours(compiler: str = compiler, io: list[float] = io) -> float:
                 cell = edgebench_cell(args, compiler, db)
-                ours = cell["latency_ms"]["p50"]
-                figures.setdefault((compiler, "edgebench"), []).append(ours)
-                for mode in ("e2e", "infer"):
-                    bare = bare_median(compiler, cell["artifact_path"], args, mode)
-                    figures.setdefault((compiler, mode), []).append(bare)
-                    ratios.setdefault((compiler, mode), []).append(ours / bare)
-                io = (cell.get("io_ms") or {}).get("p50")
-                extra = f" io {io:.4f}" if io is not None else ""
-                print(
-                    f"round {r + 1} {compiler}: edgebench {ours:.4f} ms{extra}, bare e2e "
-                    f"{figures[(compiler, 'e2e')][-1]:.4f}, bare infer "
-                    f"{figures[(compiler, 'infer')][-1]:.4f}",
-                    flush=True,
-                )
-    print(f"\n{args.model} {args.precision} b1, {args.threads} thread(s), {args.runs} runs a round")
-    print("compiler      against     edgebench ms  bare ms   ratio (median, range)")
-    for (compiler, mode), values in ratios.items():
-        med = statistics.median(values)
-        ours = statistics.median(figures[(compiler, "edgebench")])
-        bare = statistics.median(figures[(compiler, mode)])
-        flag = "" if abs(med - 1) <= TARGET else f"  (outside {TARGET:.0%})"
+                io.append((cell.get("io_ms") or {}).get("p50") or 0.0)
+                return float(cell["latency_ms"]["p50"])
+
+            def bare(compiler: str = compiler, artifact: str = artifact) -> float:
+                return bare_median(compiler, artifact, args, args.against)
+
+            a, b = interleave(ours, bare, args.pairs)
+            verdict = judge(ratios_of(b, a), TARGET)  # edgebench over the bare loop
+            results.append((compiler, a, b, verdict, statistics.median(io)))
+            print(f"{compiler}: edgebench / bare {args.against} {verdict.describe()}", flush=True)
+    print(
+        f"\n{args.model} {args.precision} b1, {args.threads} thread(s), {args.runs} runs a block, "
+        f"{args.pairs} blocks a side (ABBA)"
+    )
+    print("compiler      against  edgebench ms  bare ms  io ms   ratio  95% CI       verdict")
+    for compiler, a, b, v, io_ms in results:
+        if v.verdict == "inconclusive":
+            said = f"inconclusive: the interval is wider than {TARGET:.0%} (a busy host)"
+        elif v.high <= 1 + TARGET:
+            said = f"within {TARGET:.0%}"
+        else:
+            said = f"edgebench adds more than {TARGET:.0%}"
         print(
-            f"{compiler:13} {mode:10} {ours:12.4f} {bare:8.4f}   {med:.3f} "
-            f"({min(values):.3f}-{max(values):.3f}){flag}"
+            f"{compiler:13} {args.against:8} {statistics.median(a):12.4f} "
+            f"{statistics.median(b):8.4f} {io_ms:6.4f}  {v.ratio:.3f}  {v.low:.3f}-{v.high:.3f}  "
+            f"{said}"
         )
 
 

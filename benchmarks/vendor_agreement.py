@@ -10,9 +10,13 @@ above that on a quiet machine is a harness bug to explain or fix.
 
 The two tools cannot time the same runs, only runs one after the other, and a shared host's speed
 shifts between them (other tenants' load, which the VM's own noise figure does not see): on this
-machine MobileNetV2 fp32 flipped between about 1.7 and 2.3 ms from one minute to the next. So
-each of `--repeats` rounds measures edgebench and then each tool, and the ratio that counts is the
-median over the rounds, printed with its range.
+machine MobileNetV2 fp32 flipped between about 1.7 and 2.3 ms from one minute to the next, and
+rounds of one comparison ranged +-25-30%. So the two sides are timed in short paired blocks,
+edgebench then the tool then the tool then edgebench (ABBA, `--pairs` blocks each, every block
+a process of its own on the artifact edgebench built once), and each ABBA quad gives one ratio
+(tool / edgebench) in which a drift common to both cancels (edgebench/paired.py). The figure is
+the median ratio with its 95% interval; when that interval is wider than the 2% asked about
+(a busy host), the line says "inconclusive" rather than a figure.
 
     .venv/bin/python benchmarks/vendor_agreement.py --model mobilenet_v2 --precision fp32,int8
 
@@ -104,57 +108,78 @@ def litert_benchmark(cell: dict[str, Any], args: argparse.Namespace) -> float:
 TOOLS = {"openvino": ("benchmark_app", benchmark_app), "tflite": ("litert", litert_benchmark)}
 
 
+def edgebench_block(cell: dict[str, Any], args: argparse.Namespace, db: Path) -> float:
+    """One short edgebench window on the cell's cached artifact: its median."""
+    cmd = [
+        str(BIN / "edgebench"), "run", "--model", args.model, "--compiler", cell["compiler"],
+        "--precision", cell["precision"], "--batch", "1", "--weights", "random",
+        "--threads", str(args.threads), "--min-duration", str(args.seconds),
+        "--no-fidelity", "--json", "--db", str(db),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"edgebench failed ({done.returncode}): {done.stderr[-1500:]}")
+    (again,) = json.loads(done.stdout)
+    if again["status"] != "ok":
+        raise RuntimeError(f"edgebench: {again['status']}: {again['error']}")
+    return float(again["latency_ms"]["p50"])
+
+
 def main() -> int:
+    from edgebench.paired import interleave, judge, ratios_of
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="mobilenet_v2")
     parser.add_argument("--precision", default="fp32,int8")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--seconds", type=float, default=3.0, help="edgebench's minimum window")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds of edgebench then each tool")
+    parser.add_argument("--seconds", type=float, default=1.0, help="each edgebench block's window")
+    parser.add_argument("--pairs", type=int, default=12, help="blocks of each side (ABBA)")
     args = parser.parse_args()
-    # label -> per-round (tool, edgebench median, tool median, noise %)
-    rounds: dict[str, list[tuple[str, float, float, float | None]]] = {}
-    io_ms: dict[str, list[float]] = {}  # label -> edgebench's copies per round
-    for _ in range(max(args.repeats, 1)):
-        with tempfile.TemporaryDirectory() as tmp:
-            cells = edgebench_cells(args, Path(tmp) / "agreement.db")
-        for cell in cells:
+    load_before = os.getloadavg()[0]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "agreement.db"
+        for cell in edgebench_cells(args, db):  # converts once; the blocks reuse the artifacts
             label = f"{cell['compiler']} {cell['precision']}"
             if cell["status"] != "ok":
                 print(f"{label}: {cell['status']} ({cell['error']})")
                 continue
             tool, measure = TOOLS[cell["compiler"]]
             try:
-                theirs = measure(cell, args)
+                ours, theirs = interleave(
+                    lambda c=cell: edgebench_block(c, args, db),
+                    lambda c=cell, m=measure: m(c, args),
+                    args.pairs,
+                )
             except RuntimeError as exc:
                 print(f"{label}: {exc}")
                 continue
-            ours = cell["latency_ms"]["p50"]
-            rounds.setdefault(label, []).append((tool, ours, theirs, cell.get("noise_cpu_pct")))
-            io_ms.setdefault(label, []).append((cell.get("io_ms") or {}).get("p50") or 0.0)
+            verdict = judge(ratios_of(ours, theirs), LIMIT)
+            io = (cell.get("io_ms") or {}).get("p50") or 0.0
+            results.append((label, tool, ours, theirs, verdict, io, cell.get("noise_cpu_pct")))
+            print(f"{label}: {tool} / edgebench {verdict.describe()}", flush=True)
+    load = f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     print(
-        f"\n{args.model}, batch 1, {args.threads} threads, {args.repeats} rounds: medians in ms;"
-        " ratio = tool / edgebench, median over rounds (range)"
+        f"\n{args.model}, batch 1, {args.threads} threads, {args.pairs} blocks a side (ABBA), "
+        f"{load}: medians in ms; ratio = tool / edgebench, median of the paired ratios, 95% CI"
     )
     print(
-        f"{'cell':<16} {'tool':<14} {'edgebench':>9} {'tool':>8} {'ratio':>6}  range        "
-        f"{'io ms':>6}  noise%"
+        f"{'cell':<16} {'tool':<14} {'edgebench':>9} {'tool':>8} {'ratio':>6}  95% CI       "
+        f"{'io ms':>6}  verdict"
     )
     gaps = 0
-    for label, results in rounds.items():
-        ratios = sorted(theirs / ours for _, ours, theirs, _ in results)
-        ratio = statistics.median(ratios)
-        flag = f"  <- gap > {LIMIT:.0%}" if abs(ratio - 1) > LIMIT else ""
-        gaps += bool(flag)
-        noises = [n for *_, n in results if n is not None]
-        noise_txt = f"{max(noises):.0f}" if noises else "-"
-        ours = statistics.median(r[1] for r in results)
-        theirs = statistics.median(r[2] for r in results)
-        spread = f"{ratios[0]:.3f}-{ratios[-1]:.3f}"
-        copies = statistics.median(io_ms[label])
+    for label, tool, ours, theirs, v, io, _noise in results:
+        if v.verdict == "inconclusive":
+            said = f"inconclusive: the interval is wider than {LIMIT:.0%} (a busy host)"
+        elif v.low >= 1 - LIMIT and v.high <= 1 + LIMIT:
+            said = f"agree within {LIMIT:.0%}"
+        else:
+            said = f"gap: the interval leaves {1 - LIMIT:.2f}-{1 + LIMIT:.2f}"
+            gaps += 1
         print(
-            f"{label:<16} {results[0][0]:<14} {ours:>9.3f} {theirs:>8.3f} {ratio:>6.3f}"
-            f"  {spread:<12} {copies:>6.3f}  {noise_txt}{flag}"
+            f"{label:<16} {tool:<14} {statistics.median(ours):>9.3f} "
+            f"{statistics.median(theirs):>8.3f} {v.ratio:>6.3f}  {v.low:.3f}-{v.high:.3f}  "
+            f"{io:>6.3f}  {said}"
         )
     return 1 if gaps else 0
 

@@ -42,6 +42,7 @@ FILE_SECONDS = {
     "test_targets.py": 42,
     "test_fleet.py": 39,
     "test_hardening.py": 32,
+    "test_busy_host.py": 60,
     "test_paired_timing.py": 30,
     "test_harness.py": 20,
 }

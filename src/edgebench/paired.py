@@ -32,8 +32,9 @@ class PairedRatio:
 
     `ratio` < 1: B is faster. `low`..`high`: the 95% interval of the median ratio. `effect`:
     the smallest change that matters (0.02 = 2%). `verdict`: "faster" or "slower" (the
-    interval excludes 1), "same" (it holds 1 and is no wider than 2 x effect), or
-    "inconclusive" (it is wider: neither a difference nor its absence is shown)."""
+    interval excludes 1 and the ratio differs by more than the effect), "same" (the whole
+    interval lies within the effect either way), or "inconclusive" (neither: a difference
+    over the effect and its absence are both possible, or there are too few ratios)."""
 
     ratio: float
     low: float
@@ -49,8 +50,9 @@ class PairedRatio:
         span = f"{self.ratio:.3f} (95% {self.low:.3f}-{self.high:.3f}, {self.pairs} pairs)"
         if self.verdict == "inconclusive":
             return (
-                f"inconclusive: B/A {span} is wider than the {self.effect:.0%} asked about "
-                "(the host drifted or the two are too close)"
+                f"inconclusive: B/A {span} shows neither a difference over the "
+                f"{self.effect:.0%} asked about nor its absence (the host drifted, or the two "
+                "are too close)"
             )
         return f"B/A {span}: B is {self.verdict}" + (
             f" (within {self.effect:.0%})" if self.verdict == "same" else ""
@@ -64,14 +66,17 @@ def judge(ratios: Sequence[float], effect: float) -> PairedRatio:
         raise ValueError("no finite positive ratios to judge")
     mid = math.exp(statistics.median(logs))
     lo, hi = (math.exp(v) for v in median_ci(logs))
-    if len(logs) < MIN_PAIRS or hi / lo > 1 + 2 * effect:
-        verdict = "inconclusive"  # an interval wider than the effect shows nothing either way
-    elif hi < 1:
-        verdict = "faster"
-    elif lo > 1:
+    bound = 1 + effect
+    if len(logs) < MIN_PAIRS:
+        verdict = "inconclusive"  # too few ratios for an interval narrower than their range
+    elif hi < 1 and mid < 1 / bound:
+        verdict = "faster"  # the whole interval below 1, and by more than the effect
+    elif lo > 1 and mid > bound:
         verdict = "slower"
+    elif lo >= 1 / bound and hi <= bound:
+        verdict = "same"  # the whole interval within the effect either way
     else:
-        verdict = "same"
+        verdict = "inconclusive"  # neither a difference over the effect nor its absence
     return PairedRatio(mid, lo, hi, len(logs), effect, verdict)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from edgebench.compilers import register
 from edgebench.compilers.base import CompileOutput, Compiler, CompileRequest, Runtime
+from edgebench.compilers.options import Option
 from edgebench.errors import UnsupportedPrecision
 from edgebench.models import ModelSpec
 
@@ -194,11 +195,16 @@ class _Busy(Runtime):
         return [self.output]
 
 
+def _loops(options: dict[str, Any]) -> int:
+    return int(options.get("loops") or os.environ.get("EDGEBENCH_TEST_BUSY_LOOPS", "30000"))
+
+
 @register
 class BusyCompiler(_NoConvert):
     name = "busy"
-    description = "test only: CPU work of EDGEBENCH_TEST_BUSY_LOOPS rounds per run (a model)"
+    description = "test only: CPU work of -o loops=N (or EDGEBENCH_TEST_BUSY_LOOPS) rounds a run"
     runs_model = False
+    declared_options = (Option("loops", 0, "rounds of work a run (0: the environment's)"),)
 
     def load(
         self,
@@ -208,7 +214,7 @@ class BusyCompiler(_NoConvert):
         threads: int,
         options: dict[str, Any],
     ) -> Runtime:
-        return _Busy(int(os.environ.get("EDGEBENCH_TEST_BUSY_LOOPS", "30000")), batch_size)
+        return _Busy(_loops(options), batch_size)
 
 
 @register
@@ -224,4 +230,4 @@ class BusyTwiceCompiler(BusyCompiler):
         threads: int,
         options: dict[str, Any],
     ) -> Runtime:
-        return _Busy(2 * int(os.environ.get("EDGEBENCH_TEST_BUSY_LOOPS", "30000")), batch_size)
+        return _Busy(2 * _loops(options), batch_size)

@@ -151,6 +151,41 @@ def report(
     )
 
 
+def _side_by_side_timer(models: list[str]) -> Any:
+    """For `compare --side-by-side`: times two cells' artifacts alternately in one worker; the
+    model (a zoo name, corpus:NAME, or the file a run names) is read once per name."""
+    from edgebench.errors import EdgebenchError
+    from edgebench.harness.runner import Runner
+    from edgebench.harness.side_by_side import can_time, time_side_by_side
+    from edgebench.models import looks_like_path
+    from edgebench.settings import GridSettings
+    from edgebench.store import new_run_id
+
+    specs: dict[str, Any] = {}
+
+    def spec_of(name: str) -> Any:
+        if name not in specs:
+            files = [m for m in models if looks_like_path(m) and Path(m).stem == name]
+            ref = files[0] if files else name
+            settings = GridSettings(models=[ref], compilers=["null"], weights="random")
+            with Runner(settings, new_run_id()) as runner:
+                (prepared,) = runner.prepare()
+            specs[name] = prepared.spec
+        return specs[name]
+
+    def timer(a: Any, b: Any, effect: float) -> Any:
+        why = can_time(a) or can_time(b)
+        if why:
+            return why
+        err.print(f"timing {a.model} {a.compiler} {a.precision} b{a.batch_size} side by side")
+        try:
+            return time_side_by_side(a, b, spec_of(a.model), effect, timeout_s=600.0)
+        except EdgebenchError as exc:
+            return str(exc)
+
+    return timer
+
+
 def compare(
     run_a: Annotated[str, typer.Argument(help="The baseline run id.")],
     run_b: Annotated[str, typer.Argument(help="The run to judge against it.")],
@@ -170,6 +205,14 @@ def compare(
             "--strict",
             help="Judge the raw figures: let cells measured under noise (above 10% foreign "
             "CPU, or a drifting window) or on a host whose speed changed fail the gate too.",
+        ),
+    ] = False,
+    side_by_side: Annotated[
+        bool,
+        typer.Option(
+            "--side-by-side",
+            help="Time each pair's two artifacts again, now, alternately in one worker, and "
+            "judge the pair by that paired ratio (a drift of the host between the runs cancels).",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
@@ -197,7 +240,12 @@ def compare(
         store.run(run_a), store.run(run_b)  # unknown ids: one line, exit 2
         cells_a = latest_cells(store.cells(run_a))
         cells_b = latest_cells(store.cells(run_b))
-    comparison = compare_cells(cells_a, cells_b, rules, alpha, strict)
+        models = [
+            *store.run(run_b).config.get("models", []),
+            *store.run(run_a).config.get("models", []),
+        ]
+    timer = _side_by_side_timer(models) if side_by_side else None
+    comparison = compare_cells(cells_a, cells_b, rules, alpha, strict, timer)
     if not comparison.pairs and not comparison.newly_failed:
         why = "; ".join(other_content(comparison, run_a, run_b))
         raise UsageError(

@@ -14,17 +14,23 @@ over 10%), or when the cells' host-speed references (harness/noise.py: the same 
 around each cell) say the host's speed changed and the change, with B's figure scaled by that
 change, no longer breaks the rule. Such a pair is `inconclusive` with its reason, never a
 verdict the data cannot carry; `--strict` judges the raw figures.
+
+With `--side-by-side` the two cells' artifacts are timed again, now, alternately in one worker
+(paired.py, harness/side_by_side.py), and that paired ratio judges the pair instead: a drift
+of the host between the two runs cancels in it. The rule's threshold is the effect asked about;
+an interval wider than that is `inconclusive`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from edgebench.errors import UsageError
+from edgebench.paired import PairedRatio
 from edgebench.results import CellResult, distinct_models
 
 METRICS = ("p50", "p90", "p99", "mean", "throughput")
@@ -128,6 +134,10 @@ class Pair:
     # by as much: not a verdict, unless strict; `why_inconclusive` says which.
     inconclusive: list[str] = field(default_factory=list)
     why_inconclusive: str = ""
+    # B's time over A's, the two artifacts timed side by side (compare --side-by-side), or
+    # why they could not be
+    side_by_side: PairedRatio | None = None
+    side_by_side_note: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. latency and throughput disagree
 
     @property
@@ -192,12 +202,18 @@ def _key(cell: CellResult) -> tuple[Any, ...]:
     return (*cell.key(), (cell.loadgen or {}).get("scenario"))
 
 
+# Times two ok cells' artifacts side by side: B's time over A's for the effect asked about,
+# or the reason they cannot be timed so
+SideBySide = Callable[[CellResult, CellResult, float], "PairedRatio | str"]
+
+
 def compare_cells(
     cells_a: Sequence[CellResult],
     cells_b: Sequence[CellResult],
     rules: Sequence[FailRule] = (),
     alpha: float = 0.05,
     strict: bool = False,
+    side_by_side: SideBySide | None = None,
 ) -> Comparison:
     """Matches the two runs' cells and judges each difference (the last row of a cell wins).
 
@@ -229,6 +245,16 @@ def compare_cells(
             pair.significant = pair.p_value < alpha
         elif pair.ci_overlap is not None:
             pair.significant = not pair.ci_overlap
+        if side_by_side is not None:
+            effect = min((r.pct for r in rules), default=2.0) / 100.0
+            timed = side_by_side(ca, cb, effect)
+            if isinstance(timed, PairedRatio):
+                pair.side_by_side = timed
+                _judge_side_by_side(pair, rules)
+                pair.notes = _disagreement(pair)
+                pairs.append(pair)
+                continue
+            pair.side_by_side_note = timed
         for rule in rules:
             worse = pair.deltas[rule.metric].worse_pct
             if worse is not None and worse > rule.pct and pair.significant:
@@ -244,6 +270,22 @@ def compare_cells(
     only_a = [c for k, c in a.items() if k not in b]
     only_b = [c for k, c in b.items() if k not in a]
     return Comparison(pairs, only_a, only_b, newly_failed, list(rules))
+
+
+def _judge_side_by_side(pair: Pair, rules: Sequence[FailRule]) -> None:
+    """The rules judged on the side-by-side ratio (B's time over A's: higher is worse for a
+    time, and for throughput, its inverse)."""
+    timed = pair.side_by_side
+    assert timed is not None
+    pair.significant = timed.verdict in ("faster", "slower")
+    worse = (timed.ratio - 1.0) * 100.0
+    for rule in rules:
+        broken = f"{rule.metric} {worse:+.1f}% > {rule.pct:g}% side by side"
+        if timed.verdict == "inconclusive" and (timed.high - 1.0) * 100.0 > rule.pct:
+            pair.inconclusive.append(broken)
+            pair.why_inconclusive = "side by side, the interval is wider than the threshold"
+        elif timed.verdict == "slower" and worse > rule.pct:
+            pair.regressions.append(broken)
 
 
 # A host-speed reference that moved less than this between the two cells: the same host
@@ -290,6 +332,9 @@ def verdict(pair: Pair, metric: str = "p50") -> str:
         return "REGRESSION"
     if pair.inconclusive:
         return f"inconclusive: {pair.why_inconclusive or 'noisy'}"
+    if pair.side_by_side is not None:
+        timed = pair.side_by_side
+        return f"side by side {timed.ratio:.3f}: {timed.verdict}"
     worse = pair.deltas[metric].worse_pct if metric in pair.deltas else None
     if worse is None:
         return "-"
@@ -320,6 +365,8 @@ def to_records(comparison: Comparison) -> list[dict[str, Any]]:
                 "noise_cpu_pct": {"a": p.a.noise_cpu_pct, "b": p.b.noise_cpu_pct},
                 "host_reference_ms": {"a": p.a.host_reference_ms, "b": p.b.host_reference_ms},
                 "host_change_pct": p.host_change_pct,
+                "side_by_side": p.side_by_side.to_dict() if p.side_by_side else None,
+                "side_by_side_note": p.side_by_side_note or None,
                 "model_size_mb": {"a": p.a.model_size_mb, "b": p.b.model_size_mb},
                 "model_size_gzip_mb": {"a": p.a.model_size_gzip_mb, "b": p.b.model_size_gzip_mb},
                 "notes": p.notes,
@@ -420,6 +467,14 @@ def gate_lines(
                 f"{p.noise} of the CPU while timed, or the window drifted; measure again "
                 "quietly, or --strict"
             )
+        if p.side_by_side is not None:
+            t = p.side_by_side
+            lines.append(
+                f"side by side: {p.label}: B/A {t.ratio:.3f} (95% {t.low:.3f}-{t.high:.3f}, "
+                f"{t.pairs} paired ratios): {t.verdict}"
+            )
+        elif p.side_by_side_note:
+            lines.append(f"side by side: {p.label}: not timed: {p.side_by_side_note}")
         for note in p.notes:
             lines.append(f"note: {p.label}: {note}")
         size = _size_change(p)

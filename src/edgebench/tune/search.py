@@ -478,8 +478,8 @@ class Tuner:
                 f"(within {PAIRED_EFFECT:.0%}): {shown}; either will do"
             )
         return (
-            f"{best.candidate.label} is not shown faster than {runner_up.candidate.label}: "
-            f"side by side the host's drift hides the difference ({shown}); treat them as tied"
+            f"{best.candidate.label} and {runner_up.candidate.label} cannot be told apart side "
+            f"by side: the host's drift hides any difference ({shown}); treat them as tied"
         )
 
     def _nothing_fits(self) -> str:

@@ -17,10 +17,9 @@ from typing import Any
 
 from edgebench.compilers import Compiler, get_compiler
 from edgebench.errors import UsageError
-from edgebench.harness.jobs import PairJob, PairResult, RuntimeSpec
 from edgebench.harness.prepare import PreparedModel
-from edgebench.harness.process import run_step
-from edgebench.paired import PairedRatio, judge, ratios_of
+from edgebench.harness.side_by_side import can_time, time_side_by_side
+from edgebench.paired import PairedRatio
 from edgebench.results import CellResult, cell_key, options_key
 from edgebench.settings import GridSettings, StopRuleSettings
 from edgebench.tune.search import (
@@ -36,7 +35,6 @@ from edgebench.tune.search import (
 )
 
 THROUGHPUT_BATCHES = (1, 8)  # tried for throughput and energy unless --batch gives others
-PAIRS, BLOCK_MS = 16, 100.0  # the confirmation: 16 blocks a side, ABBA, of about 0.1 s each
 
 
 @dataclass
@@ -240,37 +238,18 @@ def run_tune(
                 on_cell(cell)
                 return cell, hit.run_id if hit is not None else None
 
-            space = build_space(
-                compilers,
-                lambda c: settings.precisions_of(c.name),
-                thread_counts(settings.threads),
-                batch_sizes(settings, objective),
-                fixed=settings.options,
-            )
+            space = search_space(settings, objective, compilers, pm)
 
             def pair(a: Trial, b: Trial) -> PairedRatio | None:
                 """The two trials' artifacts timed side by side in one worker (paired.py)."""
-                if not target.is_local:
-                    return None  # a device's agent times one cell at a time
-                specs = []
-                for t in (a, b):
-                    compiler = by_name[t.candidate.compiler]
-                    if t.cell.artifact_path is None and compiler.runs_model:
-                        return None
-                    options = compiler.options(settings.options | dict(t.candidate.options))
-                    specs.append(RuntimeSpec(compiler.name, t.cell.artifact_path, pm.spec,
-                                             t.candidate.batch, t.candidate.threads, options,
-                                             compiler.accelerator_of(options),
-                                             t.candidate.precision))  # fmt: skip
-                per_run = max((t.cell.latency_ms.p50 if t.cell.latency_ms else 1.0) for t in (a, b))
-                block_runs = max(3, min(50, round(BLOCK_MS / max(per_run, 1e-3))))
-                job = PairJob(specs[0], specs[1], pairs=PAIRS, block_runs=block_runs)
-                result = run_step("pair", job, PairResult, settings.cell_timeout_s, runner.workdir)
-                return judge(ratios_of(result.a_ms, result.b_ms), PAIRED_EFFECT)
+                if any(can_time(t.cell) for t in (a, b)):
+                    return None  # a device's agent times one cell at a time; a lost artifact
+                return time_side_by_side(a.cell, b.cell, pm.spec, PAIRED_EFFECT,
+                                         settings.cell_timeout_s, runner.workdir)  # fmt: skip
 
             tuner = Tuner(measure, objective, max_drop, budget_s, settings.stop_rule, on_progress,
                           pair=pair)  # fmt: skip
-            result = tuner.run(_usable(space, pm, compilers))
+            result = tuner.run(space)
         except BudgetTooSmall as exc:
             if not kept:  # refused before any candidate ran: no empty run is left behind
                 store.drop_run_if_empty(run_id)
@@ -283,6 +262,21 @@ def run_tune(
             store.drop_run_if_empty(run_id)
             raise
     return TuneRun(run_id, pm, settings, result, skipped)
+
+
+def search_space(
+    settings: GridSettings, objective: str, compilers: list[Compiler], pm: PreparedModel
+) -> Space:
+    """What tune searches for this model: each compiler at each of its precisions it can
+    build for the model, and their variants (search.build_space)."""
+    space = build_space(
+        compilers,
+        lambda c: settings.precisions_of(c.name),
+        thread_counts(settings.threads),
+        batch_sizes(settings, objective),
+        fixed=settings.options,
+    )
+    return _usable(space, pm, compilers)
 
 
 def _usable(space: Space, pm: PreparedModel, compilers: list[Compiler]) -> Space:

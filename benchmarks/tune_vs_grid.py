@@ -1,0 +1,203 @@
+"""Does `edgebench tune` find what the exhaustive grid finds, in less time?
+
+For each model, in one process: `tune` (the Python API `run_tune`, its own results store and
+artifact cache) and then the exhaustive grid over the space tune searches: every compiler at
+each of its precisions, each of those with every knob tune varies changed alone (thread counts,
+option values; batch sizes for throughput), every candidate measured under the full stop rule
+into a store and cache of its own, so neither reuses the other's conversions or cells. The
+grid's best cell is the fastest within the same accuracy budget (tune's rule: top-1 agreement
+with the FP32 reference, or SNR, on the same data).
+
+The two winners are then timed side by side in one worker, the same minute, in ABBA blocks
+(edgebench/paired.py): the figure that counts is that paired ratio, tune's winner over the
+grid's best, with its 95% interval, because the grid's cells and tune's were measured minutes
+apart on a host whose speed drifts. Wall times are each side's whole time, conversions
+included.
+
+    .venv/bin/python benchmarks/tune_vs_grid.py --models mobilenet_v2.tv_in1k,corpus:ppocr-cls \
+        --budget 10m [--compilers tflite,onnxruntime,openvino] [--json]
+
+Targets (issue 29): tune's winner p50 <= 1.05 x the grid's best within-budget p50 (paired), and
+tune's wall time <= 40% of the grid's. `--json` prints one object:
+{"models": [{"model", "tune_p50_ms", "grid_best_p50_ms", "ratio", "ratio_ci95",
+"verdict", "tune_wall_s", "grid_wall_s", "grid_cells", "tune_cells", "tune_winner",
+"grid_best"}]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_RATIO = 1.05
+TARGET_WALL = 0.40
+PAIRS = 16  # blocks a side in the final side-by-side timing
+BLOCK_MS = 200.0
+
+
+def grid_candidates(settings: Any, model: Any, objective: str) -> list[Any]:
+    """Every candidate tune's space holds: each start and each of its one-knob variants."""
+    from edgebench.tune.session import search_space, searched_compilers
+
+    compilers, _ = searched_compilers(settings)
+    space = search_space(settings, objective, compilers, model)
+    out = list(space.starts)
+    for start in space.starts:
+        out += space.variants(start)
+    return list(dict.fromkeys(out))
+
+
+def run_grid_search(
+    settings: Any, db: Path, objective: str, max_drop: float
+) -> tuple[Any, list[Any], float]:
+    """The exhaustive grid: (its best cell within the budget, every cell, its wall time)."""
+    from edgebench.api import run_grid
+    from edgebench.harness.runner import Runner
+    from edgebench.store import new_run_id
+    from edgebench.tune.search import TuneResult, objective_value
+
+    t0 = time.monotonic()
+    run_id = new_run_id()
+    with Runner(settings, run_id) as runner:
+        (prepared,) = runner.prepare()
+    candidates = grid_candidates(settings, prepared, objective)
+    cells = []
+    for i, cand in enumerate(candidates):
+        grid = settings.model_copy(
+            update={
+                "compilers": [cand.compiler],
+                "precisions": [cand.precision],
+                "threads": cand.threads,
+                "batch_sizes": [cand.batch],
+                "options": settings.options | dict(cand.options),
+            }
+        )
+        _, measured = run_grid(grid, db)  # a run a candidate, in the grid's own store
+        cells += measured
+        print(f"  grid {i + 1}/{len(candidates)}: {cand.label}", file=sys.stderr, flush=True)
+    judge = TuneResult(objective, max_drop, 0.0)
+    good = [c for c in cells if judge.keeps_accuracy(c) and objective_value(c, objective)]
+    best = min(good, key=lambda c: objective_value(c, objective) or 0.0) if good else None
+    return best, cells, time.monotonic() - t0
+
+
+def side_by_side(settings: Any, tune_cell: Any, grid_cell: Any) -> Any:
+    """tune's winner against the grid's best, timed alternately in one worker: the paired
+    ratio of tune's time over the grid's."""
+    from edgebench.harness.runner import Runner
+    from edgebench.harness.side_by_side import time_side_by_side
+    from edgebench.store import new_run_id
+
+    with Runner(settings, new_run_id()) as runner:
+        (prepared,) = runner.prepare()
+    return time_side_by_side(grid_cell, tune_cell, prepared.spec, TARGET_RATIO - 1.0,
+                             settings.cell_timeout_s, pairs=PAIRS, block_ms=BLOCK_MS)  # fmt: skip
+
+
+def one_model(model: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from edgebench.settings import GridSettings
+    from edgebench.tune.search import parse_budget, parse_drop
+    from edgebench.tune.session import run_tune, tune_settings
+
+    max_drop, budget_s = parse_drop(args.max_accuracy_drop), parse_budget(args.budget)
+    base: dict[str, Any] = {"models": [model], "weights": args.weights}
+    if args.compilers:
+        base["compilers"] = args.compilers.split(",")
+    tag = model.replace(":", "_").replace("/", "_")
+    tune_settings_ = tune_settings(GridSettings(**base, cache_dir=work / f"{tag}-tune-cache"))
+    t0 = time.monotonic()
+    tuned = run_tune(
+        tune_settings_, work / f"{tag}-tune.db", args.objective, max_drop, budget_s,
+        on_progress=lambda s: print(f"  tune: {s}", file=sys.stderr, flush=True),
+    )  # fmt: skip
+    tune_wall = time.monotonic() - t0
+    grid_settings = tune_settings(GridSettings(**base, cache_dir=work / f"{tag}-grid-cache"))
+    grid_best, grid_cells, grid_wall = run_grid_search(
+        grid_settings, work / f"{tag}-grid.db", args.objective, max_drop
+    )
+    winner = tuned.result.best.cell if tuned.result.best else None
+    row: dict[str, Any] = {
+        "model": model,
+        "tune_wall_s": round(tune_wall, 1),
+        "grid_wall_s": round(grid_wall, 1),
+        "tune_cells": len(tuned.result.trials),
+        "grid_cells": len(grid_cells),
+        "tune_winner": tuned.result.best.candidate.label if tuned.result.best else None,
+        "grid_best": None,
+        "tune_p50_ms": None,
+        "grid_best_p50_ms": None,
+        "ratio": None,
+        "ratio_ci95": None,
+        "verdict": "no winner on one side",
+    }
+    if grid_best is not None:
+        row["grid_best"] = (
+            f"{grid_best.compiler} {grid_best.precision} t{grid_best.threads} "
+            f"b{grid_best.batch_size} {json.dumps(grid_best.options, sort_keys=True)}"
+        )
+    if winner is None or grid_best is None:
+        return row
+    paired = side_by_side(grid_settings, winner, grid_best)
+    grid_p50 = grid_best.latency_ms.p50 if grid_best.latency_ms else None
+    row.update(
+        tune_p50_ms=round(grid_p50 * paired.ratio, 4) if grid_p50 else None,
+        grid_best_p50_ms=grid_p50,
+        ratio=round(paired.ratio, 4),
+        ratio_ci95=[round(paired.low, 4), round(paired.high, 4)],
+        verdict=paired.verdict,
+    )
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="mobilenet_v2.tv_in1k,corpus:ppocr-cls")
+    parser.add_argument("--compilers", default="", help="default: every available compiler")
+    parser.add_argument("--weights", default="pretrained")
+    parser.add_argument("--objective", default="latency")
+    parser.add_argument("--max-accuracy-drop", default="1%")
+    parser.add_argument("--budget", default="10m", help="tune's budget")
+    parser.add_argument("--work-dir", type=Path, default=None, help="stores and caches (kept)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        for model in args.models.split(","):
+            print(f"{model}: tune, then the grid", file=sys.stderr, flush=True)
+            rows.append(one_model(model, args, work))
+    if args.json:
+        print(json.dumps({"models": rows}, indent=2))
+        return 0
+    print(
+        f"\nobjective {args.objective}, accuracy within {args.max_accuracy_drop}, tune budget "
+        f"{args.budget}; ratio = tune's winner / the grid's best, side by side"
+    )
+    met = True
+    for r in rows:
+        if r["ratio"] is None:
+            print(f"{r['model']}: {r['verdict']} (tune {r['tune_winner']}, grid {r['grid_best']})")
+            met = False
+            continue
+        wall = r["tune_wall_s"] / r["grid_wall_s"] if r["grid_wall_s"] else float("nan")
+        ok = r["ratio_ci95"][1] <= TARGET_RATIO and wall <= TARGET_WALL
+        met &= ok
+        print(
+            f"{r['model']}: tune {r['tune_winner']} {r['tune_p50_ms']:.4g} ms against the grid's "
+            f"{r['grid_best']} {r['grid_best_p50_ms']:.4g} ms: ratio {r['ratio']:.3f} "
+            f"(95% {r['ratio_ci95'][0]:.3f}-{r['ratio_ci95'][1]:.3f}, {r['verdict']}); wall "
+            f"{r['tune_wall_s']:.0f} s ({r['tune_cells']} cells) against {r['grid_wall_s']:.0f} "
+            f"s ({r['grid_cells']} cells) = {wall:.0%}; {'meets' if ok else 'misses'} "
+            f"<= {TARGET_RATIO:g}x and <= {TARGET_WALL:.0%}"
+        )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
