@@ -162,6 +162,31 @@ def test_accuracy_tradeoff_uses_accuracy() -> None:
     }
 
 
+def test_the_trade_off_png_names_each_cell_in_a_legend() -> None:
+    """The `--figures` PNGs had no legend: which colour was which cell could not be read."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from edgebench.report.figures import _draw_matplotlib
+
+    cells = [
+        make_cell("r", "m", "tflite", "fp32", 1, "h", accuracy={"top1": 0.72}),
+        make_cell("r", "m", "tflite", "int8", 1, "h", accuracy={"top1": 0.70}),
+    ]
+    (trade,) = [f for f in model_figures("m", cells) if f.key == "tradeoff"]
+    figure, ax = plt.subplots()
+    try:
+        _draw_matplotlib(ax, trade)
+        legend = ax.get_legend()
+        assert legend is not None
+        assert {t.get_text() for t in legend.get_texts()} >= {"tflite fp32", "tflite int8"}
+    finally:
+        plt.close(figure)
+
+
 def test_svg_is_well_formed() -> None:
     import xml.etree.ElementTree as ET
 

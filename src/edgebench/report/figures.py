@@ -811,7 +811,11 @@ def _draw_matplotlib(ax: Any, fig: Figure) -> None:
                 )
         front = sorted((p for p in pts if p.front), key=lambda p: float(p.x))
         if len(front) > 1:
-            ax.plot([float(p.x) for p in front], [p.y for p in front], "k--", lw=1)
+            ax.plot([float(p.x) for p in front], [p.y for p in front], "k--", lw=1,
+                    label="Pareto front")  # fmt: skip
+        for i, name in enumerate(names):  # the PNGs had no legend: which colour is which cell
+            ax.scatter([], [], s=40, color=PALETTE[i % len(PALETTE)], label=name[:LEGEND_CHARS])
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
         ax.set_xlim(left=0)
 
 
