@@ -118,6 +118,25 @@ def test_1_the_pt2_loader_refuses_every_way_a_file_can_run_code(
     assert refused.startswith(f"{evil}: ") and "\n" not in refused
 
 
+def test_1_torch_s_own_immutable_containers_pass_the_pytree_check() -> None:
+    """A program traced from an onnx2torch module (MediaPipe's face detector, ONNX -> torch ->
+    ExecuTorch) was refused: its outputs are torch.fx's immutable_list, a container torch
+    registers itself; a type from any other module is still refused."""
+    import json
+
+    from edgebench.models.torch_program import _check_spec, _Refused
+
+    leaf = {"type": None, "context": None, "children_spec": []}
+
+    def spec(kind: str) -> str:
+        return json.dumps([1, {"type": kind, "context": "null", "children_spec": [leaf, leaf]}])
+
+    for kind in ("torch.fx.immutable_collections.immutable_list", "builtins.list"):
+        _check_spec(spec(kind), kwargs_at_top=False)
+    with pytest.raises(_Refused, match="pytree type 'planted.Evil'"):
+        _check_spec(spec("planted.Evil"), kwargs_at_top=False)
+
+
 def _inspect(path: Path) -> Any:
     from edgebench.models.inspect import inspect_inputs
 

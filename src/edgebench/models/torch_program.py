@@ -83,7 +83,13 @@ _UNARY = (ast.USub, ast.UAdd, ast.Not)
 _SIZE_METHODS = {"size", "stride", "storage_offset", "dim", "numel"}
 _GUARD_TORCH = {"sym_max", "sym_min", "sym_float", "sym_int", "sym_sqrt", "sym_ite", "sym_not"}
 # Pytree node types by name; any other type (a namedtuple, a dataclass) is imported by name.
-_SPEC_TYPES = {None, "builtins.tuple", "builtins.list", "builtins.dict", "collections.OrderedDict"}
+# torch's own immutable containers (torch.fx, imported with torch) are what programs traced
+# from an onnx2torch module hold (MediaPipe's face detector through ONNX -> torch -> ExecuTorch).
+_SPEC_TYPES = {
+    None, "builtins.tuple", "builtins.list", "builtins.dict", "collections.OrderedDict",
+    "torch.fx.immutable_collections.immutable_list",
+    "torch.fx.immutable_collections.immutable_dict",
+}
 # Keys of model.json whose values become names in generated code.
 _NAME_KEYS = {"name", "arg_name", "fqn", "parameter_name", "buffer_name",
               "tensor_constant_name", "custom_obj_name", "input_name", "target_fqn"}
