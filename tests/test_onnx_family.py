@@ -587,6 +587,10 @@ def test_an_onnx_file_reaches_tflite_and_tensorflow_through_onnx2tf_offline(
     assert by["tflite", "fp32"]["fidelity"]["snr_db"] > 60  # the same network
     assert by["tflite", "int8"]["fidelity"]["snr_db"] > 10  # quantized, still the network
     assert [s["step"] for s in by["tflite", "fp32"]["convert_steps"]][0] == "onnx_to_savedmodel"
+    # The tensorflow cell measures onnx2tf's SavedModel, not a native baseline, and says so
+    tf = by["tensorflow", "fp32"]
+    assert tf["artifact_info"]["route"].startswith("onnx_to_savedmodel")
+    assert any(w.startswith("converted: this measures the SavedModel") for w in tf["warnings"])
 
 
 @pytest.mark.onnxruntime

@@ -127,6 +127,14 @@ def test_a_users_tflite_is_quantized_by_each_recipe_and_its_fidelity_scored(
     assert cells["int4-weights"]["model_size_mb"] < cells["int8-weights"]["model_size_mb"]
     snr = {p: cells[p]["fidelity"]["snr_db"] for p in ("int4-weights", "int8-weights")}
     assert math.isfinite(snr["int4-weights"]) and snr["int4-weights"] < snr["int8-weights"]
+    # A cell below the fidelity floor says so where its figure is (it printed as plain `ok`)
+    from edgebench.results import CellResult, fidelity_verdict
+
+    for precision, cell in cells.items():
+        why = fidelity_verdict(CellResult.from_dict(cell))
+        assert cell["fidelity"].get("failed") == why, (precision, cell["fidelity"])
+        assert any(w == f"fidelity: {why}" for w in cell["warnings"]) == bool(why)
+        assert (f"warning: fidelity: {why}" in r.stderr) == bool(why), precision
     # A .tflite already quantized is refused with the reason, not quantized twice.
     (int8,) = _cells(run_cli("run", *TINY, "--precision", "int8", "--no-fidelity", "--json",
                              "--db", "r.db", cwd=tmp_path, env=env, timeout=900))  # fmt: skip
