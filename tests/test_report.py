@@ -187,6 +187,21 @@ def test_the_trade_off_png_names_each_cell_in_a_legend() -> None:
         plt.close(figure)
 
 
+def test_a_bar_chart_keeps_its_category_names_whole() -> None:
+    """The size chart's first label read `onnxruntime f...`: slanted to the left it had only
+    the figure's left margin."""
+    from edgebench.report.figures import to_svg
+
+    cats = ["onnxruntime fp32", "onnxruntime int8", "tflite int8-dynamic", "openvino fp32",
+            "openvino int8", "tflite fp32", "tflite fp16", "tflite int8", "tensorflow fp32",
+            "tvm fp32"]  # fmt: skip
+    bars = [Series("on disk", [Point(c, 1.0 + i) for i, c in enumerate(cats)])]
+    fig = Figure("size", "bars", "m: size", "", "MB", bars, cats)
+    svg = to_svg(fig)
+    for cat in cats:
+        assert f">{cat}</text>" in svg, cat
+
+
 def test_svg_is_well_formed() -> None:
     import xml.etree.ElementTree as ET
 
