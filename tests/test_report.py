@@ -202,6 +202,32 @@ def test_a_bar_chart_keeps_its_category_names_whole() -> None:
         assert f">{cat}</text>" in svg, cat
 
 
+def test_trade_off_labels_sit_over_the_markers_and_off_the_pareto_line() -> None:
+    """On the trade-off chart the Pareto line ran through a label and labels hid under
+    markers drawn after them."""
+    import re
+
+    from edgebench.report.figures import CHAR_W, _crosses, to_svg
+
+    pts = [Point(1.0 + i, 0.70 + 0.01 * i, label=f"compiler{i} int8", size=4.0, front=True)
+           for i in range(5)]  # fmt: skip
+    pts += [Point(2.5, 0.705, label="other fp32", size=9.0)]
+    svg = to_svg(Figure("tradeoff", "scatter", "m", "ms", "top1", [Series("cells", pts)]))
+    assert svg.rfind('<circle class="point') < svg.find('class="point-label"')
+    (line,) = re.findall(r'class="pareto" points="([^"]+)"', svg)
+    polyline = [tuple(float(v) for v in xy.split(",")) for xy in line.split()]
+    labels = re.findall(
+        r'class="point-label" x="([\d.]+)" y="([\d.]+)" font-size="10" text-anchor="(\w+)">'
+        r"([^<]+)<",
+        svg,
+    )
+    assert labels
+    for x, y, anchor, text in labels:
+        w, tx, ty = CHAR_W * len(text), float(x), float(y)
+        left = {"start": tx, "end": tx - w, "middle": tx - w / 2}[anchor]
+        assert not _crosses(polyline, (left, ty - 9, left + w, ty + 2)), text
+
+
 def test_svg_is_well_formed() -> None:
     import xml.etree.ElementTree as ET
 

@@ -648,11 +648,17 @@ def _svg_scatter(fig: Figure, pw: float, sy: Any, ph: float) -> list[str]:
             ' stroke-dasharray="5,3"/>'
         )
     names = sorted({p.label for p in pts})
-    placed: list[tuple[float, float, float, float]] = []
-    for p in pts:
-        r = 4 + 14 * math.sqrt((p.size or 0) / smax) if sizes else 5
+    radius = [4 + 14 * math.sqrt((p.size or 0) / smax) if sizes else 5.0 for p in pts]
+    centres = [(sx(float(p.x)), sy(p.y)) for p in pts]
+    # What a label must not cover: every marker and the Pareto line (labels drawn over markers
+    # hid under the next ones, and the line ran through them)
+    placed: list[tuple[float, float, float, float]] = [
+        (x - r, y - r, x + r, y + r) for (x, y), r in zip(centres, radius, strict=True)
+    ]
+    line = [(sx(float(p.x)), sy(p.y)) for p in front]
+    labels = []
+    for p, (x, y), r in zip(pts, centres, radius, strict=True):
         color = PALETTE[names.index(p.label) % len(PALETTE)]
-        x, y = sx(float(p.x)), sy(p.y)
         stroke = ' stroke="#000" stroke-width="2"' if p.front else ' stroke="#fff"'
         opacity = "0.9" if p.front else "0.45"
         out.append(
@@ -661,8 +667,10 @@ def _svg_scatter(fig: Figure, pw: float, sy: Any, ph: float) -> list[str]:
             f"<title>{_e(p.label)}: {_fmt(float(p.x))} ms, {_fmt(p.y)} {_e(fig.y_label)}"
             f"{_e(p.marks)}</title></circle>"
         )
+    for p, (x, y), r in zip(pts, centres, radius, strict=True):
         if p.front:
-            out.append(_place_label(p.label + p.marks, x, y, r, pw, ph, placed))
+            labels.append(_place_label(p.label + p.marks, x, y, r, pw, ph, placed, line))
+    out += labels  # over every marker
     for i, name in enumerate(names):
         y = TOP + 8 + i * 16
         out.append(
@@ -681,9 +689,11 @@ def _place_label(
     pw: float,
     ph: float,
     placed: list[tuple[float, float, float, float]],
+    line: Sequence[tuple[float, float]] = (),
 ) -> str:
-    """A point's name beside it where it overlaps no label placed before (right, left, above,
-    below, then further down); `placed` collects the boxes taken."""
+    """A point's name beside it where it overlaps no box placed before (markers, labels) and
+    does not cross `line` (right, left, above, below, then further down); `placed` collects
+    the boxes taken."""
     w, h = CHAR_W * len(text), 11.0
     spots = [(x + r + 3, y + 4, "start"), (x - r - 3, y + 4, "end"), (x, y - r - 4, "middle"),
              (x, y + r + 12, "middle")]  # fmt: skip
@@ -694,7 +704,7 @@ def _place_label(
         inside = box[0] >= LEFT and box[2] <= LEFT + pw and box[1] >= TOP
         clear = all(
             box[2] < b[0] or b[2] < box[0] or box[3] < b[1] or b[3] < box[1] for b in placed
-        )
+        ) and not _crosses(line, box)
         if inside and clear and box[3] <= TOP + ph + 2:
             placed.append(box)
             return (
@@ -702,6 +712,17 @@ def _place_label(
                 f' text-anchor="{anchor}">{_e(text)}</text>'
             )
     return ""  # no room: the name stays in the point's tooltip and the legend
+
+
+def _crosses(line: Sequence[tuple[float, float]], box: tuple[float, float, float, float]) -> bool:
+    """Whether a polyline passes through a box (each segment sampled every 2 px)."""
+    for (x0, y0), (x1, y1) in zip(line, line[1:], strict=False):
+        steps = max(1, int(math.hypot(x1 - x0, y1 - y0) / 2))
+        for i in range(steps + 1):
+            x, y = x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps
+            if box[0] <= x <= box[2] and box[1] <= y <= box[3]:
+                return True
+    return False
 
 
 # --- files for papers -------------------------------------------------------------------------
