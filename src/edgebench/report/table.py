@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from edgebench.results import CellResult, distinct_models
+from edgebench.results import DRIFT_PCT, NOISY_PCT, CellResult, distinct_models
 
 
 def option_changes(cell: CellResult) -> str | None:
@@ -190,6 +190,11 @@ def rich_table(
             notes.append(f"! {c.compiler} {c.precision}: {c.fidelity['failed']}")  # type: ignore[index]
         style = None if c.status == "ok" else ("red" if c.status == "failed" else "yellow")
         table.add_row(*(escape(values[name]) for name in columns), style=style)
+    if any(c.noisy or c.drifted for c in cells):
+        notes.append(
+            f"* timed on a busy host (other processes above {NOISY_PCT:g}% of the CPU) or in a "
+            f"window whose speed moved over {DRIFT_PCT:g}%: not comparable with unmarked cells"
+        )
     if dropped:
         notes.append(f"columns left out to fit: {', '.join(dropped)} (--wide, --json or export)")
     if notes:
@@ -232,7 +237,9 @@ def _values(c: CellResult, names: dict[str, str]) -> dict[str, str]:
         "options": option_changes(c) or "-",
         "target": target,
         "status": c.status,
-        "p50 ms": _fmt(lat.p50 if lat else None),
+        # a busy or drifting host's figure carries its mark even where the noise column
+        # is left out to fit
+        "p50 ms": _fmt(lat.p50 if lat else None) + ("*" if c.noisy or c.drifted else ""),
         "p99 ms": _fmt(lat.p99 if lat else None),
         "img/s": _fmt(c.throughput_ips, 1 if (c.throughput_ips or 0) < 1000 else 0),
         "size MB": _fmt(c.model_size_mb, 1),
