@@ -137,6 +137,53 @@ def test_1_torch_s_own_immutable_containers_pass_the_pytree_check() -> None:
         _check_spec(spec("planted.Evil"), kwargs_at_top=False)
 
 
+@pytest.mark.torch
+def test_1_weights_named_as_onnx_names_them_load_and_a_quote_in_a_name_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Every PaddleOCR and MediaPipe model lost its torch and ExecuTorch cells: their programs
+    (traced from onnx2torch) keep ONNX's names for weights and constants, `p2o/Conv/60.bias`,
+    which the reader refused as 'not a plain name'. Such names are only ever set with setattr
+    or quoted by torch; a name with a quote in it still is refused."""
+    import json
+    import zipfile
+
+    import torch
+
+    from edgebench.models.torch_program import load_program
+
+    class Named(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_module("p2o/Conv/60", torch.nn.Linear(4, 2))
+            self.register_buffer("scale/bias_fused_mul", torch.full((2,), 0.5))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            layer = getattr(self, "p2o/Conv/60")
+            return layer(x) * getattr(self, "scale/bias_fused_mul")
+
+    torch.manual_seed(0)
+    module, x = Named().eval(), torch.randn(1, 4)
+    path = tmp_path / "named.pt2"
+    torch.export.save(torch.export.export(module, (x,)), str(path))
+    got = load_program(path).module()(x)
+    assert torch.allclose(got, module(x))
+
+    records: dict[str, bytes] = {}
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            records[name] = z.read(name)
+    config = next(n for n in records if n.endswith("model_weights_config.json"))
+    text = records[config].decode()
+    records[config] = text.replace("p2o/Conv/60", 'p2o/Conv\\"60').encode()
+    json.loads(records[config])  # still JSON: only the name changed
+    evil = tmp_path / "quoted.pt2"
+    with zipfile.ZipFile(evil, "w") as z:
+        for name, data in records.items():
+            z.writestr(name, data)
+    assert "is not a plain name" in _refused(lambda: load_program(evil))
+
+
 def _inspect(path: Path) -> Any:
     from edgebench.models.inspect import inspect_inputs
 

@@ -31,6 +31,12 @@ from edgebench.errors import ModelLoadError, error_line
 # fullmatch throughout: `$` in re.match also matches before a trailing newline.
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FQN = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
+# A weight's or constant's name: torch sets it with setattr and, in a get_attr, writes each part
+# that is no identifier as getattr(self, "part"): anything but quotes, backslashes, newlines
+# and empty parts is inert there. Programs traced from onnx2torch modules keep ONNX's names
+# (`p2o/Conv/60.bias_fused_mul`, `model_1/model/re_lu/Relu6;...`).
+_PART = r"[A-Za-z0-9_ ,:;/+\-=<>()\[\]{}@#%&*!?|~^$]+"
+_TENSOR_FQN = re.compile(rf"{_PART}(\.{_PART})*")
 # Strings that end up inside generated source: no quotes, backslashes or newlines.
 _PLAIN = re.compile(r"[A-Za-z0-9_ .,:;/+\-=<>()\[\]{}@#%&*!?|~^$]*")
 _NUMBER = re.compile(r"[0-9.eE+\-]+")
@@ -91,8 +97,9 @@ _SPEC_TYPES = {
     "torch.fx.immutable_collections.immutable_dict",
 }
 # Keys of model.json whose values become names in generated code.
-_NAME_KEYS = {"name", "arg_name", "fqn", "parameter_name", "buffer_name",
-              "tensor_constant_name", "custom_obj_name", "input_name", "target_fqn"}
+_NAME_KEYS = {"name", "arg_name", "custom_obj_name", "input_name"}
+# Keys whose values name weights and constants (see _TENSOR_FQN): never pasted bare.
+_TENSOR_KEYS = {"fqn", "parameter_name", "buffer_name", "tensor_constant_name", "target_fqn"}
 # fmt: on
 
 
@@ -175,7 +182,7 @@ def _check_records(names: set[str], reader: Any) -> None:
         if config not in names:
             raise _Refused(f"no {config}")
         for fqn, meta in json.loads(reader.read_string(config)).get("config", {}).items():
-            if not _FQN.fullmatch(fqn):
+            if not _TENSOR_FQN.fullmatch(fqn):
                 raise _Refused(f"{config}: name {fqn[:60]!r} is not a plain name")
             if meta.get("use_pickle") is not False:
                 raise _Refused(
@@ -192,6 +199,15 @@ def _check_records(names: set[str], reader: Any) -> None:
                 raise _Refused(f"{config}: '{fqn}' has no tensor_meta")
 
 
+def _name_ok(key: str, value: str) -> bool:
+    """Whether a name under `key` is one torch can hold without pasting it into code bare."""
+    if key in _NAME_KEYS:  # pasted bare (a placeholder's target is a parameter of forward)
+        return bool(_FQN.fullmatch(value))
+    if key in _TENSOR_KEYS:
+        return bool(_TENSOR_FQN.fullmatch(value))
+    return True
+
+
 def _check_program(program: dict[str, Any]) -> None:
     """Every string of models/model.json that torch evals, execs, imports or pastes into
     generated code holds only what torch itself writes there."""
@@ -206,7 +222,7 @@ def _check_program(program: dict[str, Any]) -> None:
         elif key == "nodes" and isinstance(value, list):
             for node in value:
                 _check_op(node)
-        elif key in _NAME_KEYS and isinstance(value, str) and value and not _FQN.fullmatch(value):
+        elif isinstance(value, str) and value and not _name_ok(key, value):
             raise _Refused(f"{key} {value[:60]!r} is not a plain name")
         elif key == "as_string" and not (isinstance(value, str) and _PLAIN.fullmatch(value)):
             raise _Refused(f"string constant {str(value)[:60]!r} has quotes or escapes")
