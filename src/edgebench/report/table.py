@@ -166,8 +166,18 @@ def rich_table(
             if name in columns:
                 columns.remove(name)
                 dropped.append(name)
-        if _width(columns, cells, names) > width:  # last: model names cut in the middle
+        if _width(columns, cells, names) > width:  # then: model names cut in the middle
             names = shorten_middle([c.model for c in cells], 12)
+        # then what another column says too: a status every row shares (the summary line
+        # counts them), top-5 beside top-1, agreement beside SNR
+        spare = ["status"] if all(c.status == "ok" for c in cells) else []
+        spare += [n for n, also in (("top5", "top1/mAP"), ("agree", "SNR dB")) if also in columns]
+        for name in spare:
+            if _width(columns, cells, names) <= width:
+                break
+            if name in columns:
+                columns.remove(name)
+                dropped.append(name)
     # A number is never cut: its column keeps its widest figure, and where the table still
     # does not fit, the text columns wrap instead (COLUMNS=80 showed `28639045…`).
     fits = wide or not width or _width(columns, cells, names) <= width
