@@ -602,6 +602,17 @@ def test_17_a_malformed_target_url_is_refused_when_given(
     assert not (tmp_path / "cfg" / "targets.yaml").exists()
 
 
+def test_18_a_relative_key_is_stored_absolute(tmp_path: Path) -> None:
+    """`--key id_ed25519` was stored as given: the target broke from any other folder."""
+    (tmp_path / "id_ed25519").write_text("not read here")
+    env = cli_env(EDGEBENCH_CONFIG=str(tmp_path / "cfg"))
+    r = run_cli("target", "add", "pi", "ssh://pi@127.0.0.1", "--key", "id_ed25519",
+                cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    stored = (tmp_path / "cfg" / "targets.yaml").read_text()
+    assert f"key: {tmp_path / 'id_ed25519'}" in stored, stored
+
+
 # --- 19. a run in which every cell failed exits non-zero; targets before a cluster ------------
 def test_19_suite_run_checks_targets_before_a_cluster_is_started(tmp_path: Path) -> None:
     suite = tmp_path / "s.yaml"
