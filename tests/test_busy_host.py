@@ -14,11 +14,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from conftest import cli_env, run_cli
 from edgebench.cli.common import LogProgress
 from edgebench.harness import noise
+from edgebench.harness.busy_host import QuietWaiter, measure_until_quiet, why_busy
+from edgebench.harness.jobs import MeasureResult
 from edgebench.report.compare import FailRule, compare_cells, verdict
 from edgebench.results import CellResult
 from edgebench.store import ResultStore
@@ -344,3 +347,99 @@ def test_compare_side_by_side_cancels_a_drift_and_keeps_a_real_regression(
         assert r.returncode == 1 and record["regressions"], record
     else:  # the other test worker kept the interval wide: said, not hidden
         assert record["side_by_side"]["verdict"] == "inconclusive" and record["inconclusive"]
+
+
+# --- a busy cell measured again once the host is quiet (harness/busy_host.py) ----------------
+def _window(ms: float, others: float | None) -> MeasureResult:
+    return MeasureResult(samples_ms=_samples(ms, 20), window_s=0.02 * ms, first_inference_ms=ms,
+                         load_s=0.1, peak_rss_mb=50.0, noise_cpu_pct=others,
+                         outputs=())  # fmt: skip
+
+
+class _Host:
+    """A scripted host: each probe of a second returns the next foreign-CPU share."""
+
+    def __init__(self, shares: list[float]) -> None:
+        self.shares, self.now, self.probes = list(shares), 0.0, 0
+
+    def probe(self) -> float | None:
+        self.now += 1.0
+        self.probes += 1
+        return self.shares.pop(0) if self.shares else 80.0
+
+    def waiter(self, wait_s: float = 10.0) -> QuietWaiter:
+        return QuietWaiter(wait_s, probe=self.probe, clock=lambda: self.now)
+
+
+def test_a_busy_window_is_measured_again_once_the_host_is_quiet_and_every_window_is_kept() -> None:
+    """'fp32 29.37 ms under a neighbour's load against fp16 13.16 ms': a window that other
+    processes shared is timed again after a quiet second; the quieter window counts (here the
+    slower one: never the luckier figure as such), and both are in the record."""
+    host = _Host([70.0, 55.0, 4.0])  # busy for two seconds, then quiet
+    windows = iter([_window(29.4, 76.0), _window(31.0, 3.0)])
+    kept, record, notes = measure_until_quiet(lambda: next(windows), 2, host.waiter(), "m")
+    assert kept.noise_cpu_pct == 3.0 and host.probes == 3
+    assert [(w["noise_cpu_pct"], w["kept"]) for w in record] == [(76.0, False), (3.0, True)]
+    assert record[0]["p50_ms"] == pytest.approx(29.4, rel=0.01)
+    assert notes == ["measured 2 times: window 2 kept, the quietest (busy_windows has each one)"]
+    # a quiet window is measured once; a host that drifted under the window counts as busy
+    once = iter([_window(5.0, 2.0)])
+    assert measure_until_quiet(lambda: next(once), 2, host.waiter(), "m")[1:] == ([], [])
+    drifting = _window(5.0, 1.0)
+    drifting = replace(drifting, samples_ms=[5.0] * 10 + [6.0] * 10)
+    assert why_busy(drifting) == "the host's speed moved +20% within the window"
+
+
+def test_a_host_busy_for_good_costs_three_waits_then_none() -> None:
+    """Bounded: each busy cell waits at most --quiet-wait for a quiet second, and after three
+    waits in vain the run stops waiting; the cells keep their busy marks and say why."""
+    host = _Host([])  # 80% forever
+    waiter = host.waiter(wait_s=5.0)
+    for _ in range(3):
+        kept, record, notes = measure_until_quiet(lambda: _window(10.0, 80.0), 1, waiter, "m")
+        assert kept.noise_cpu_pct == 80.0 and record == []
+        assert notes == ["busy: other processes used 80% of the CPU; not measured again (no "
+                         "quiet second in 5 s)"]  # fmt: skip
+    assert host.now == 15.0 and waiter.waited_s == 15.0 and waiter.given_up
+    _, _, notes = measure_until_quiet(lambda: _window(10.0, 80.0), 1, waiter, "m")
+    assert host.now == 15.0, "waited again after giving up"
+    assert "stayed busy through 3 waits of 5 s in a row" in notes[0]
+    assert measure_until_quiet(lambda: _window(10.0, 80.0), 0, _Host([]).waiter(), "m")[2] == []
+
+
+def test_a_run_measures_a_cell_again_after_the_hog_that_shared_its_window_ends(
+    tmp_path: Path,
+) -> None:
+    """The whole path: a run whose first window a CPU hog shares waits, once the hog ends,
+    for a quiet second and measures the cell again; the record keeps both windows. Where the
+    other test worker keeps the host busy throughout, the cell says it was not measured again
+    and keeps its mark: either way nothing is hidden."""
+    env = cli_env(tmp_path / "cache", plugins=True, EDGEBENCH_TEST_BUSY_LOOPS=str(LOOPS))
+    hogs = _hogs()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgebench", "run", "--model", "mobilenet_v2_035_96",
+         "--compiler", "busy", "--weights", "random", "--threads", "1", "--min-duration",
+         "1.0", "--min-runs", "20", "--busy-retries", "1", "--quiet-wait", "60", "--db",
+         "r.db", "--json"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the run's progress: the hog ends when the wait begins
+            if "waiting up to 60 s for a quieter host" in line:
+                break
+        _stop(hogs)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+        _stop(hogs)
+    assert proc.returncode == 0, err[-2000:]
+    (cell,) = json.loads(out)
+    if cell["busy_windows"]:
+        first, second = cell["busy_windows"]
+        assert first["noise_cpu_pct"] > 10 and not first["kept"] and second["kept"]
+        assert cell["noise_cpu_pct"] == second["noise_cpu_pct"] <= first["noise_cpu_pct"]
+        assert any(w.startswith("measured 2 times") for w in cell["warnings"])
+    else:
+        assert cell["noise_cpu_pct"] > 10
+        assert any("not measured again (no quiet second in 60 s)" in w for w in cell["warnings"])

@@ -136,3 +136,40 @@ def test_a_cell_whose_host_drifted_while_timed_says_so(tmp_path: Path) -> None:
         r.returncode == 0
         and "the host's speed moved by more than 10%" in (tmp_path / "r.md").read_text()
     )
+
+
+def test_a_second_tune_takes_the_side_by_side_timing_of_the_run_its_cells_came_from(
+    tmp_path: Path,
+) -> None:
+    """CI, 2026-12-05: the second tune of the same space copied every cell from the first
+    but timed the winner and runner-up side by side again; on a busy host that timing came
+    out the other way, and the 'same' tune answered `tflite fp32 t2 b1` after `t1 b1`. A pair
+    both of whose cells come from one run is judged by that run's stored timing."""
+    from edgebench.store import ResultStore
+    from edgebench.tune.session import PriorCells
+
+    t1, t2 = (Candidate("tflite", "fp32", t) for t in (1, 2))
+    measured = PairedRatio(0.9, 0.85, 0.95, 16, 0.02, "faster")  # t2's time over t1's
+    with ResultStore(tmp_path / "t.db") as store:
+        store.add_run("first", {}, {"tune": {"objective": "latency"}}, "v", None)
+        store.update_run_config(
+            "first", "tune",
+            {"objective": "latency", "pairs": [
+                {"a": t1.label, "b": t2.label, "paired": measured.to_dict(), "source": "measured"}
+            ]},
+        )  # fmt: skip
+        assert store.run("first").config["tune"]["objective"] == "latency"
+        prior = PriorCells(store, {}, "v")
+
+        def trial(cand: Candidate, source: str | None) -> Trial:
+            cell = CellResult("second", "m", "random", "tflite", "fp32", 1, cand.threads, "ok")
+            cell.tune = {"candidate": cand.label, "reused_from": source} if source else {}
+            return Trial(cand, cell, "full")
+
+        assert prior.pairing(trial(t1, "first"), trial(t2, "first")) == measured
+        back = prior.pairing(trial(t2, "first"), trial(t1, "first"))
+        assert back is not None and back.verdict == "slower"
+        assert (back.ratio, back.low, back.high) == pytest.approx((1 / 0.9, 1 / 0.95, 1 / 0.85))
+        # a cell measured now, or copied from another run, is timed again
+        assert prior.pairing(trial(t1, None), trial(t2, "first")) is None
+        assert prior.pairing(trial(t1, "other"), trial(t2, "other")) is None

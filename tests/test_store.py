@@ -161,7 +161,8 @@ def test_a_stored_record_of_schema_1_round_trips_unchanged(tmp_path: Path) -> No
         added = record.keys() - stored.keys()
         assert added == {"target", "fleet", "io_ms", "tune", "model_digest", "accelerator",
                          "accelerator_info", "model_size_gzip_mb", "error_detail",
-                         "preprocessing", "window_drift_pct", "host_speed"}  # fmt: skip
+                         "preprocessing", "window_drift_pct", "host_speed",
+                         "busy_windows"}  # fmt: skip
         assert record.pop("accelerator") == "cpu"
         assert all(record[k] is None for k in added - {"accelerator"})
         assert cell.latency_samples_ms == golden["cell"]["samples_json"]

@@ -245,6 +245,11 @@ def test_tune_stores_every_candidate_prints_a_runnable_winner_and_reuses_cells(
         c["reused_from"] == out["run_id"] for c in reused["candidates"]
     )
     assert reused["best"]["tune"]["candidate"] == best["tune"]["candidate"]
+    if out["paired"] is not None:  # nor times the winner against the runner-up again
+        assert f"timed side by side in run {out['run_id']}" in reused["confirmation"]
+        with ResultStore(tmp_path / "t.db", read_only=True) as store:
+            (timed,) = store.run(out["run_id"]).config["tune"]["pairs"]
+            assert timed["source"] == "measured"
     table = run_cli(*TUNE, "--budget", "5m", "--db", "t.db", cwd=tmp_path, env=env)
     shown = " ".join(table.stdout.split())
     assert "* = best latency, x = over the 50.0% accuracy budget" in shown, table.stdout

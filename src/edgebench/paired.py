@@ -46,6 +46,12 @@ class PairedRatio:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def inverted(self) -> PairedRatio:
+        """A's time over B's: the same pairs read the other way round."""
+        swap = {"faster": "slower", "slower": "faster"}
+        return PairedRatio(1.0 / self.ratio, 1.0 / self.high, 1.0 / self.low, self.pairs,
+                           self.effect, swap.get(self.verdict, self.verdict))  # fmt: skip
+
     def describe(self) -> str:
         span = f"{self.ratio:.3f} (95% {self.low:.3f}-{self.high:.3f}, {self.pairs} pairs)"
         if self.verdict == "inconclusive":

@@ -97,6 +97,9 @@ class CellResult:
     # How fast the host was around the window: {"reference_ms": [before, after], "steal_pct"}
     # (harness/noise.py: the same reference work timed before and after the cell)
     host_speed: dict[str, Any] | None = None
+    # Where a busy window was measured again once the host was quieter: every window (p50,
+    # foreign CPU, drift, reference time, which one was kept); None when one was enough
+    busy_windows: list[dict[str, Any]] | None = None
     artifact_path: str | None = None
     system: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)

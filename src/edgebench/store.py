@@ -204,6 +204,18 @@ class ResultStore:
                 (run_id, time.time(), version, git_commit, json.dumps(system), json.dumps(config)),
             )
 
+    def update_run_config(self, run_id: str, key: str, value: Any) -> None:
+        """Sets one top-level entry of a run's stored config (what a run learns as it goes,
+        e.g. a tune's side-by-side timings)."""
+        with self._tx() as c:
+            row = c.execute("SELECT config_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: no run with id '{run_id}'")
+            config = json.loads(row[0]) | {key: value}
+            c.execute(
+                "UPDATE runs SET config_json = ? WHERE run_id = ?", (json.dumps(config), run_id)
+            )
+
     def add_cell(self, cell: CellResult) -> None:
         record = cell.to_dict(samples=False)
         lat = cell.latency_ms

@@ -20,11 +20,13 @@ from edgebench.accuracy.metrics import non_finite_error
 from edgebench.compilers import Compiler
 from edgebench.conversion.routes import NoRoute, Plan
 from edgebench.harness.build import ArtifactBuilder
+from edgebench.harness.busy_host import QuietWaiter, measure_until_quiet
 from edgebench.harness.jobs import (
     ExplainJob,
     ExplainResult,
     LoadGenSpec,
     MeasureJob,
+    MeasureResult,
     RuntimeSpec,
     ScenarioSpec,
     TelemetrySpec,
@@ -82,9 +84,12 @@ class CellPipeline:
         builder: ArtifactBuilder,
         workdir: Path,
         on_progress: Callable[[str], None] = lambda s: None,
+        waiter: QuietWaiter | None = None,
     ) -> None:
         self.settings, self.run_id, self.builder = settings, run_id, builder
         self.workdir, self.on_progress = workdir, on_progress
+        # Shared by every cell of the run (tune hands its own on to each candidate's pipeline)
+        self.waiter = waiter or QuietWaiter(settings.quiet_wait_s, on_progress)
 
     def run(self, spec: CellSpec) -> CellResult:
         """Runs every stage of the cell and returns its record, whatever happened."""
@@ -211,8 +216,15 @@ class CellPipeline:
     def _measure(self, spec: CellSpec, state: CellState) -> None:
         self.on_progress(f"measuring {spec.label}")
         job = self.measure_job(spec, state)
-        measured = spec.target.measure(job, self.settings.cell_timeout_s, self.workdir)
-        state.outcome.measured = measured
+
+        def measure() -> MeasureResult:
+            return spec.target.measure(job, self.settings.cell_timeout_s, self.workdir)
+
+        # A remote device's load is its own: this host's quiet says nothing about it
+        retries = self.settings.busy_retries if spec.target.is_local else 0
+        measured, windows, notes = measure_until_quiet(measure, retries, self.waiter, spec.label)
+        state.outcome.measured, state.outcome.busy_windows = measured, windows
+        state.outcome.warnings.extend(notes)
         state.outcome.accelerator = measured.accelerator
         if measured.non_finite:  # the timings stay in the record; the cell is not ok
             raise CellFailure(non_finite_error(measured.non_finite, measured.output_values))

@@ -33,6 +33,8 @@ class CellOutcome:
     device: dict[str, Any] | None = None  # that device's own system info
     fleet: dict[str, Any] | None = None  # the Dask worker that measured it, and when
     accelerator: dict[str, Any] | None = None  # what the accelerator ran, as measured
+    # Every timed window when a busy one was measured again (busy_host.py); else empty
+    busy_windows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ def build_record(identity: CellIdentity, outcome: CellOutcome) -> CellResult:
     _conversion(cell, outcome)
     if outcome.measured is not None:
         _measurement(cell, outcome.measured)
+        cell.busy_windows = list(outcome.busy_windows) or None
     cell.accuracy, cell.fidelity = outcome.accuracy, outcome.fidelity
     cell.warnings.extend(outcome.score_warnings)
     why = fidelity_verdict(cell) if cell.status == "ok" else None

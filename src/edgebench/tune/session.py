@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.compilers import Compiler, get_compiler
-from edgebench.errors import UsageError
+from edgebench.errors import EdgebenchError, UsageError
 from edgebench.harness.prepare import PreparedModel
 from edgebench.harness.side_by_side import can_time, time_side_by_side
 from edgebench.paired import PairedRatio
@@ -127,6 +127,27 @@ class PriorCells:
             ]
         return self._cells
 
+    def pairing(self, a: Trial, b: Trial) -> PairedRatio | None:
+        """B's time over A's as the run both trials' cells were copied from timed them side
+        by side (its config's tune.pairs), or None."""
+        source = reused_from(a.cell)
+        if not source or reused_from(b.cell) != source:
+            return None
+        try:
+            stored = self.store.run(source).config.get("tune", {}).get("pairs", [])
+        except EdgebenchError:
+            return None
+        want = (a.candidate.label, b.candidate.label)
+        for entry in stored:
+            found = (entry.get("a"), entry.get("b"))
+            if found in (want, want[::-1]):
+                try:
+                    paired = PairedRatio(**entry["paired"])
+                except (KeyError, TypeError):
+                    return None
+                return paired if found == want else paired.inverted()
+        return None
+
     def find(
         self, pm: PreparedModel, compiler: Compiler, cand: Candidate, options: dict[str, Any],
         rule: StopRuleSettings, versions: dict[str, str],
@@ -150,6 +171,11 @@ class PriorCells:
             == (pm.calibration.source if cand.precision == "int8" else None)
         ]
         return max(found, key=lambda c: c.n_runs or 0, default=None)
+
+
+def reused_from(cell: CellResult) -> str:
+    """The run a tune's cell was copied from; "" for one it measured."""
+    return str((cell.tune or {}).get("reused_from") or "")
 
 
 def _same_host(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -229,7 +255,7 @@ def run_tune(
                     )
                     runner.builder.timeout_s = grid.cell_timeout_s
                     pipeline = CellPipeline(grid, run_id, runner.builder, runner.workdir,
-                                            on_progress)  # fmt: skip
+                                            on_progress, runner.pipeline.waiter)  # fmt: skip
                     spec = CellSpec(pm, compiler, cand.precision, cand.batch, options, False,
                                     target, compiler.accelerator_of(options))  # fmt: skip
                     cell = replace(pipeline.run(spec), tune=tune)
@@ -240,16 +266,35 @@ def run_tune(
 
             space = search_space(settings, objective, compilers, pm)
 
+            pairs: list[dict[str, Any]] = []
+            reused_pair: list[str] = []
+
             def pair(a: Trial, b: Trial) -> PairedRatio | None:
-                """The two trials' artifacts timed side by side in one worker (paired.py)."""
-                if any(can_time(t.cell) for t in (a, b)):
+                """The two trials' artifacts timed side by side in one worker (paired.py), or
+                the earlier run's timing where both cells were copied from that run (a second
+                tune measures nothing again, and gives the same answer)."""
+                paired, source = prior.pairing(a, b), "measured"
+                if paired is not None:
+                    source = reused_from(a.cell)
+                    reused_pair.append(source)
+                elif any(can_time(t.cell) for t in (a, b)):
                     return None  # a device's agent times one cell at a time; a lost artifact
-                return time_side_by_side(a.cell, b.cell, pm.spec, PAIRED_EFFECT,
-                                         settings.cell_timeout_s, runner.workdir)  # fmt: skip
+                else:
+                    paired = time_side_by_side(a.cell, b.cell, pm.spec, PAIRED_EFFECT,
+                                               settings.cell_timeout_s, runner.workdir)  # fmt: skip
+                if paired is not None:
+                    pairs.append({"a": a.candidate.label, "b": b.candidate.label,
+                                  "paired": paired.to_dict(), "source": source})  # fmt: skip
+                    store.update_run_config(run_id, "tune", config["tune"] | {"pairs": pairs})
+                return paired
 
             tuner = Tuner(measure, objective, max_drop, budget_s, settings.stop_rule, on_progress,
                           pair=pair)  # fmt: skip
             result = tuner.run(space)
+            if reused_pair and result.paired is not None:
+                result.confirmation += (
+                    f" (timed side by side in run {reused_pair[-1]}, which measured both cells)"
+                )
         except BudgetTooSmall as exc:
             if not kept:  # refused before any candidate ran: no empty run is left behind
                 store.drop_run_if_empty(run_id)
