@@ -407,6 +407,19 @@ def test_a_host_busy_for_good_costs_three_waits_then_none() -> None:
     assert measure_until_quiet(lambda: _window(10.0, 80.0), 0, _Host([]).waiter(), "m")[2] == []
 
 
+def _busy_cell_run(tmp_path: Path, quiet_wait: int, *extra: str) -> subprocess.Popen[str]:
+    """`edgebench run` of one busy-plugin cell that is measured again once (`--busy-retries 1`)
+    after waiting up to `quiet_wait` s; its progress comes on stderr."""
+    env = cli_env(tmp_path / "cache", plugins=True, EDGEBENCH_TEST_BUSY_LOOPS=str(LOOPS))
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgebench", "run", "--model", "mobilenet_v2_035_96",
+         "--compiler", "busy", "--weights", "random", "--threads", "1", "--min-duration",
+         "1.0", "--min-runs", "20", "--busy-retries", "1", "--quiet-wait", str(quiet_wait),
+         "--db", "r.db", *extra],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def test_a_run_measures_a_cell_again_after_the_hog_that_shared_its_window_ends(
     tmp_path: Path,
 ) -> None:
@@ -414,15 +427,8 @@ def test_a_run_measures_a_cell_again_after_the_hog_that_shared_its_window_ends(
     for a quiet second and measures the cell again; the record keeps both windows. Where the
     other test worker keeps the host busy throughout, the cell says it was not measured again
     and keeps its mark: either way nothing is hidden."""
-    env = cli_env(tmp_path / "cache", plugins=True, EDGEBENCH_TEST_BUSY_LOOPS=str(LOOPS))
     hogs = _hogs()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edgebench", "run", "--model", "mobilenet_v2_035_96",
-         "--compiler", "busy", "--weights", "random", "--threads", "1", "--min-duration",
-         "1.0", "--min-runs", "20", "--busy-retries", "1", "--quiet-wait", "60", "--db",
-         "r.db", "--json"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = _busy_cell_run(tmp_path, 60, "--json")
     try:
         assert proc.stderr is not None
         for line in proc.stderr:  # the run's progress: the hog ends when the wait begins
@@ -443,3 +449,29 @@ def test_a_run_measures_a_cell_again_after_the_hog_that_shared_its_window_ends(
     else:
         assert cell["noise_cpu_pct"] > 10
         assert any("not measured again (no quiet second in 60 s)" in w for w in cell["warnings"])
+
+
+def test_sigterm_while_a_busy_cell_waits_keeps_the_window_it_timed(tmp_path: Path) -> None:
+    """Nothing measured is lost: a run stopped (SIGTERM) while a busy cell waits for a quiet
+    host stores the cell with the window it had timed, says so, and exits 143."""
+    hogs = _hogs()
+    proc = _busy_cell_run(tmp_path, 300)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "waiting up to 300 s for a quieter host" in line:
+                break
+        proc.terminate()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        _stop(hogs)
+    assert proc.returncode == 143, err[-2000:]
+    with ResultStore(tmp_path / "r.db", read_only=True) as store:
+        (cell,) = store.cells()
+    assert cell.status == "ok" and cell.noise_cpu_pct is not None and cell.noise_cpu_pct > 10
+    assert cell.latency_ms is not None and cell.n_runs and cell.n_runs >= 20
+    assert "stopped while waiting to time it again: the quietest window so far kept" in (
+        cell.warnings
+    )
+    assert "not scored: the run was stopped" in cell.warnings

@@ -434,3 +434,46 @@ def test_1_a_keras_lambda_layer_is_refused_in_one_line(tmp_path: Path, function:
     assert said[function] in line and "safe_mode=False" not in line
     assert "Exception encountered" not in r.stderr and "config=" not in r.stderr
     assert not marker.exists()
+
+
+# --- ONNX external data -----------------------------------------------------------------------
+def _onnx_with_external_weight(path: Path, location: str) -> None:
+    """A one-Add graph whose weight's bytes are said to lie in `location`."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.zeros(4, np.float32), "w")
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in {"location": location, "offset": "0", "length": "16"}.items():
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+@pytest.mark.parametrize("how", ["outside", "symlink"])
+@pytest.mark.parametrize("compiler", ["onnxruntime", "openvino"])
+def test_1_onnx_external_data_outside_the_model_s_folder_is_never_read(
+    tmp_path: Path, how: str, compiler: str
+) -> None:
+    """An ONNX file runs no code, but its external data names files to read as weights: a path
+    that leaves the model's folder, or a link out of it, would copy a secret into a model."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2 hunter2 hunter2\n")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if how == "symlink":
+        (folder / "weights.bin").symlink_to(secret)
+    location = "weights.bin" if how == "symlink" else "../secret.txt"
+    _onnx_with_external_weight(folder / "evil.onnx", location)
+    r = _cli(tmp_path, "run", "--model", str(folder / "evil.onnx"), "--compiler", compiler)
+    line = _refusal(r, folder / "evil.onnx")
+    # onnx's own check, which every reader here meets first (a link: "is a symbolic link" or
+    # "is not regular file", by onnx's version)
+    said = ("symbolic link", "not regular file") if how == "symlink" else ("outside the directory",)
+    assert "cannot read as onnx" in line and any(s in line for s in said), line
+    assert "hunter2" not in r.stdout + r.stderr

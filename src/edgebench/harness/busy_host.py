@@ -14,6 +14,7 @@ that found no quiet second, the run stops waiting and its busy cells keep their 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,10 +66,12 @@ def quieter(a: MeasureResult, b: MeasureResult) -> MeasureResult:
     """The window to keep: the one whose host was quieter (never the faster as such: that
     would pick the luckiest figure); on a tie, the later one."""
 
-    def load(m: MeasureResult) -> tuple[bool, float]:
-        return why_busy(m) is not None, m.noise_cpu_pct if m.noise_cpu_pct is not None else 0.0
+    return a if _load(a) < _load(b) else b
 
-    return a if load(a) < load(b) else b
+
+def _load(m: MeasureResult) -> tuple[bool, float]:
+    """How busy a window's host was: busy or not, then the foreign CPU share."""
+    return why_busy(m) is not None, m.noise_cpu_pct if m.noise_cpu_pct is not None else 0.0
 
 
 def others_now(seconds: float = PROBE_S) -> float | None:
@@ -125,6 +128,41 @@ def measure_until_quiet(
     measured = measure()
     windows: list[MeasureResult] = [measured]
     notes: list[str] = []
+    try:
+        measured = _again_while_busy(measure, retries, waiter, label, windows, notes)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: the windows timed so far are kept
+        kept = functools.reduce(quieter, windows)
+        notes.append("stopped while waiting to time it again: the quietest window so far kept")
+        exc.kept_window = (kept, _summaries(windows, kept), notes)  # type: ignore[attr-defined]
+        raise
+    return measured, _summaries(windows, measured), notes + _kept_note(windows, measured)
+
+
+def _summaries(windows: list[MeasureResult], kept: MeasureResult) -> list[dict[str, Any]]:
+    if len(windows) == 1:
+        return []
+    return [window_summary(w, w is kept) for w in windows]
+
+
+def _kept_note(windows: list[MeasureResult], kept: MeasureResult) -> list[str]:
+    if len(windows) == 1:
+        return []
+    index = next(i for i, w in enumerate(windows) if w is kept)
+    return [
+        f"measured {len(windows)} times: window {index + 1} kept, the quietest "
+        f"(busy_windows has each one)"
+    ]
+
+
+def _again_while_busy(
+    measure: Callable[[], MeasureResult],
+    retries: int,
+    waiter: QuietWaiter,
+    label: str,
+    windows: list[MeasureResult],
+    notes: list[str],
+) -> MeasureResult:
+    measured = windows[0]
     for _ in range(retries):
         why = why_busy(measured)
         if why is None:
@@ -146,14 +184,7 @@ def measure_until_quiet(
         again = measure()
         windows.append(again)
         measured = quieter(measured, again)
-    if len(windows) == 1:
-        return measured, [], notes
-    kept = windows.index(measured)
-    notes.append(
-        f"measured {len(windows)} times: window {kept + 1} kept, the quietest "
-        f"(busy_windows has each one)"
-    )
-    return measured, [window_summary(w, i == kept) for i, w in enumerate(windows)], notes
+    return measured
 
 
 __all__ = ["QuietWaiter", "measure_until_quiet", "quieter", "why_busy", "window_summary"]

@@ -222,7 +222,18 @@ class CellPipeline:
 
         # A remote device's load is its own: this host's quiet says nothing about it
         retries = self.settings.busy_retries if spec.target.is_local else 0
-        measured, windows, notes = measure_until_quiet(measure, retries, self.waiter, spec.label)
+        try:
+            measured, windows, notes = measure_until_quiet(
+                measure, retries, self.waiter, spec.label
+            )
+        except KeyboardInterrupt as exc:  # stopped while a busy cell waited: keep its window
+            kept = getattr(exc, "kept_window", None)
+            if kept is not None:
+                state.outcome.measured, state.outcome.busy_windows, notes = kept
+                state.outcome.warnings.extend([*notes, "not scored: the run was stopped"])
+                state.outcome.status = "ok"
+                exc.finished_cell = self.finish(spec, state)  # type: ignore[attr-defined]
+            raise
         state.outcome.measured, state.outcome.busy_windows = measured, windows
         state.outcome.warnings.extend(notes)
         state.outcome.accelerator = measured.accelerator

@@ -147,7 +147,13 @@ class Runner:
     def run(self, models: list[PreparedModel]) -> list[CellResult]:
         results = []
         for spec in list(self.cells(models)):
-            cell = self.pipeline.run(spec)
+            try:
+                cell = self.pipeline.run(spec)
+            except KeyboardInterrupt as exc:  # a cell the stop found measured is kept
+                finished = getattr(exc, "finished_cell", None)
+                if finished is not None:
+                    self.on_cell(finished)
+                raise
             self.on_cell(cell)
             results.append(cell)
         return results

@@ -258,7 +258,14 @@ def run_tune(
                                             on_progress, runner.pipeline.waiter)  # fmt: skip
                     spec = CellSpec(pm, compiler, cand.precision, cand.batch, options, False,
                                     target, compiler.accelerator_of(options))  # fmt: skip
-                    cell = replace(pipeline.run(spec), tune=tune)
+                    try:
+                        cell = replace(pipeline.run(spec), tune=tune)
+                    except KeyboardInterrupt as exc:  # a cell the stop found measured is kept
+                        finished = getattr(exc, "finished_cell", None)
+                        if finished is not None:
+                            store.add_cell(replace(finished, tune=tune))
+                            kept += 1
+                        raise
                 store.add_cell(cell)
                 kept += 1
                 on_cell(cell)
