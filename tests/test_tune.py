@@ -186,6 +186,37 @@ def test_the_search_does_not_measure_the_default_int8_weights_twice() -> None:
     assert ort.search_values(option, "fp32") == ()
 
 
+def test_tune_spends_no_candidate_on_pruning_a_model_that_cannot_be_pruned(tmp_path: Path) -> None:
+    """Pruning and clustering reach a Keras model only: for an ONNX file (a corpus model) the
+    search tried `prune=0.5` and `clusters=16` on every compiler, and the exhaustive grid of
+    benchmarks/tune_vs_grid.py stopped at them ("prune and clusters work on a Keras model")."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgebench.models import resolve_model
+    from edgebench.tune.session import usable_space
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    w = numpy_helper.from_array(np.ones(4, np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              tmp_path / "m.onnx")  # fmt: skip
+    compilers = [get_compiler(name) for name in ("onnxruntime", "openvino")]
+
+    def knobs(model: str) -> set[str]:
+        space = usable_space(
+            build_space(compilers, lambda c: ["fp32"], [1, 2], [1]), resolve_model(model),
+            compilers,
+        )  # fmt: skip
+        return {name for s in space.starts for v in space.variants(s) for name, _ in v.options}
+
+    assert {"prune", "clusters"} <= knobs("mobilenet_v2_035_96")  # a zoo model: Keras
+    onnx_knobs = knobs(str(tmp_path / "m.onnx"))
+    assert not {"prune", "clusters"} & onnx_knobs and onnx_knobs  # the other knobs stay
+
+
 def test_pareto_keeps_only_undominated_points() -> None:
     from edgebench.tune.search import Trial, TuneResult
 

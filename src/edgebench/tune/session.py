@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.compilers import Compiler, get_compiler
+from edgebench.conversion.weight_optimization import check_model as check_weight_optimization
 from edgebench.errors import EdgebenchError, UsageError
 from edgebench.harness.prepare import PreparedModel
 from edgebench.harness.side_by_side import can_time, time_side_by_side
+from edgebench.models import ModelSpec
 from edgebench.paired import PairedRatio
 from edgebench.results import CellResult, cell_key, options_key
 from edgebench.settings import GridSettings, StopRuleSettings
@@ -328,20 +330,40 @@ def search_space(
         batch_sizes(settings, objective),
         fixed=settings.options,
     )
-    return _usable(space, pm, compilers)
+    return usable_space(space, pm.spec, compilers)
 
 
-def _usable(space: Space, pm: PreparedModel, compilers: list[Compiler]) -> Space:
-    """The space less the precisions a compiler says at once it cannot build for this model
-    (no cell is spent on them)."""
+def usable_space(space: Space, spec: ModelSpec, compilers: list[Compiler]) -> Space:
+    """The space less what the model cannot take, so no cell is spent on it: the precisions a
+    compiler says at once it cannot build for this model, and the knobs refused for it before
+    any work (pruning or clustering a model file that is not Keras)."""
     by_name = {c.name: c for c in compilers}
-    src = pm.spec.source_format if pm.spec.path else "zoo"
+    src = spec.source_format if spec.path else "zoo"
     starts = [
         c
         for c in space.starts
-        if by_name[c.compiler].unsupported_reason(pm.spec, c.precision, src) is None
+        if by_name[c.compiler].unsupported_reason(spec, c.precision, src) is None
     ]
-    return Space(starts, space.variants)
+
+    def variants(start: Candidate) -> list[Candidate]:
+        return [v for v in space.variants(start) if _takes(spec, dict(v.options))]
+
+    return Space(starts, variants)
 
 
-__all__ = ["TuneRun", "run_tune", "searched_compilers", "thread_counts", "tune_settings"]
+def _takes(spec: ModelSpec, options: dict[str, Any]) -> bool:
+    try:
+        check_weight_optimization(spec, options)
+    except UsageError:
+        return False
+    return True
+
+
+__all__ = [
+    "TuneRun",
+    "run_tune",
+    "searched_compilers",
+    "thread_counts",
+    "tune_settings",
+    "usable_space",
+]
