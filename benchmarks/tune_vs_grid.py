@@ -172,6 +172,8 @@ def main() -> int:
         for model in args.models.split(","):
             print(f"{model}: tune, then the grid", file=sys.stderr, flush=True)
             rows.append(one_model(model, args, work))
+            # each model's figures as soon as they exist: a later model's failure loses none
+            print(f"{model}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps({"models": rows}, indent=2))
         return 0
