@@ -159,6 +159,12 @@ def test_5_user_models_are_keyed_by_their_contents(tmp_path: Path) -> None:
 
 
 # --- 8. SIGTERM and kill -9 leave nothing behind --------------------------------------------------
+def _default_sigint() -> None:
+    # A shell's background job (`make test &`) starts with SIGINT ignored, and a process that
+    # inherits the ignore never sees Ctrl-C: the CLI is started as from a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "edgebench", *args],
@@ -168,6 +174,7 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,
     )
 
 
