@@ -1,12 +1,15 @@
 """Does `edgebench tune` find what the exhaustive grid finds, in less time?
 
 For each model, in one process: `tune` (the Python API `run_tune`, its own results store and
-artifact cache) and then the exhaustive grid over the space tune searches: every compiler at
-each of its precisions, each of those with every knob tune varies changed alone (thread counts,
-option values; batch sizes for throughput), every candidate measured under the full stop rule
-into a store and cache of its own, so neither reuses the other's conversions or cells. The
-grid's best cell is the fastest within the same accuracy budget (tune's rule: top-1 agreement
-with the FP32 reference, or SNR, on the same data).
+artifact cache, every available compiler at each of its precisions as `edgebench tune` searches
+by default) and then the exhaustive grid over the same space: each compiler at each precision
+tune starts from, times every combination of the thread counts, batch sizes and option values
+tune varies (the Cartesian product, where tune changes one knob at a time and then combines
+the ones that helped), less the combinations the model refuses before any work (pruning a
+model file that is not Keras). The grid prepares the model once, as tune does, and measures
+every cell under the full stop rule with an artifact cache of its own, so neither side reuses
+the other's conversions or cells. The grid's best cell is the fastest within the same accuracy
+budget (tune's rule: top-1 agreement with the FP32 reference, or SNR, on the same data).
 
 The two winners are then timed side by side in one worker, the same minute, in ABBA blocks
 (edgebench/paired.py): the figure that counts is that paired ratio, tune's winner over the
@@ -15,7 +18,11 @@ apart on a host whose speed drifts. Wall times are each side's whole time, conve
 included.
 
     .venv/bin/python benchmarks/tune_vs_grid.py --models mobilenet_v2.tv_in1k,corpus:ppocr-cls \
-        --budget 10m [--compilers tflite,onnxruntime,openvino] [--json]
+        --budget 10m [--compilers tflite,onnxruntime,openvino] [--precisions fp32,int8] [--json]
+    .venv/bin/python benchmarks/tune_vs_grid.py --count   # only how many cells the grid holds
+
+On TFLite, ONNX Runtime and OpenVINO the grid holds 400 cells for mobilenet_v2.tv_in1k (pruning
+and clustering included) and 100 for corpus:ppocr-cls (an ONNX file: neither).
 
 Targets (issue 29): tune's winner p50 <= 1.05 x the grid's best within-budget p50 (paired), and
 tune's wall time <= 40% of the grid's. `--json` prints one object:
@@ -27,6 +34,7 @@ tune's wall time <= 40% of the grid's. `--json` prints one object:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -41,45 +49,78 @@ BLOCK_MS = 200.0
 
 
 def grid_candidates(settings: Any, model: Any, objective: str) -> list[Any]:
-    """Every candidate tune's space holds: each start and each of its one-knob variants."""
-    from edgebench.tune.session import search_space, searched_compilers
+    """Every combination in tune's space: each start (compiler x precision) with every thread
+    count, batch size and value of each option tune varies at that precision, all at once."""
+    from edgebench.conversion.weight_optimization import check_model
+    from edgebench.errors import UsageError
+    from edgebench.tune.search import Candidate
+    from edgebench.tune.session import (
+        batch_sizes,
+        search_space,
+        searched_compilers,
+        thread_counts,
+    )
 
     compilers, _ = searched_compilers(settings)
+    by_name = {c.name: c for c in compilers}
     space = search_space(settings, objective, compilers, model)
-    out = list(space.starts)
+    out = []
     for start in space.starts:
-        out += space.variants(start)
+        compiler = by_name[start.compiler]
+        axes = []
+        for option in compiler.declared_options:
+            values = compiler.search_values(option, start.precision)
+            if option.name in settings.options or not values:
+                continue
+            axes.append([(option.name, v) for v in dict.fromkeys((option.default, *values))])
+        defaults = {o.name: o.default for o in compiler.declared_options}
+        for threads, batch, *chosen in itertools.product(
+            thread_counts(settings.threads), batch_sizes(settings, objective), *axes
+        ):
+            changed = dict(kv for kv in chosen if kv[1] != defaults[kv[0]])
+            try:
+                check_model(model.spec, changed)
+            except UsageError:
+                continue  # tune leaves it out too (session.usable_space)
+            out.append(
+                Candidate(
+                    start.compiler, start.precision, threads, batch, tuple(sorted(changed.items()))
+                )  # fmt: skip
+            )
     return list(dict.fromkeys(out))
 
 
-def run_grid_search(
-    settings: Any, db: Path, objective: str, max_drop: float
-) -> tuple[Any, list[Any], float]:
-    """The exhaustive grid: (its best cell within the budget, every cell, its wall time)."""
-    from edgebench.api import run_grid
+def run_grid_search(settings: Any, objective: str, max_drop: float) -> tuple[Any, list[Any], float]:
+    """The exhaustive grid: (its best cell within the budget, every cell, its wall time). The
+    model and its reference outputs are prepared once and each candidate is a cell through the
+    pipeline tune's candidates go through (tune/session.py), so the two sides differ only in
+    which cells they measure and under what stop rule."""
+    from edgebench.compilers import get_compiler
+    from edgebench.harness.pipeline import CellPipeline, CellSpec
     from edgebench.harness.runner import Runner
     from edgebench.store import new_run_id
     from edgebench.tune.search import TuneResult, objective_value
 
     t0 = time.monotonic()
     run_id = new_run_id()
+    cells = []
     with Runner(settings, run_id) as runner:
         (prepared,) = runner.prepare()
-    candidates = grid_candidates(settings, prepared, objective)
-    cells = []
-    for i, cand in enumerate(candidates):
-        grid = settings.model_copy(
-            update={
-                "compilers": [cand.compiler],
-                "precisions": [cand.precision],
-                "threads": cand.threads,
-                "batch_sizes": [cand.batch],
-                "options": settings.options | dict(cand.options),
-            }
-        )
-        _, measured = run_grid(grid, db)  # a run a candidate, in the grid's own store
-        cells += measured
-        print(f"  grid {i + 1}/{len(candidates)}: {cand.label}", file=sys.stderr, flush=True)
+        runner.prepare_references([prepared])
+        target = next(iter(runner.targets.values()))
+        candidates = grid_candidates(settings, prepared, objective)
+        for i, cand in enumerate(candidates):
+            compiler = get_compiler(cand.compiler)
+            options = compiler.options(settings.options | dict(cand.options))
+            grid = settings.model_copy(update={"threads": cand.threads})
+            pipeline = CellPipeline(grid, run_id, runner.builder, runner.workdir,
+                                    waiter=runner.pipeline.waiter)  # fmt: skip
+            spec = CellSpec(prepared, compiler, cand.precision, cand.batch, options, False,
+                            target, compiler.accelerator_of(options))  # fmt: skip
+            cell = pipeline.run(spec)
+            cells.append(cell)
+            print(f"  grid {i + 1}/{len(candidates)}: {cand.label}: {cell.status}",
+                  file=sys.stderr, flush=True)  # fmt: skip
     judge = TuneResult(objective, max_drop, 0.0)
     good = [c for c in cells if judge.keeps_accuracy(c) and objective_value(c, objective)]
     best = min(good, key=lambda c: objective_value(c, objective) or 0.0) if good else None
@@ -99,27 +140,47 @@ def side_by_side(settings: Any, tune_cell: Any, grid_cell: Any) -> Any:
                              settings.cell_timeout_s, pairs=PAIRS, block_ms=BLOCK_MS)  # fmt: skip
 
 
-def one_model(model: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def model_settings(model: str, args: argparse.Namespace, cache: Path) -> Any:
+    """The grid settings both sides run `model` with (tune's: settings.py, tune_settings)."""
     from edgebench.settings import GridSettings
-    from edgebench.tune.search import parse_budget, parse_drop
-    from edgebench.tune.session import run_tune, tune_settings
+    from edgebench.tune.session import tune_settings
 
-    max_drop, budget_s = parse_drop(args.max_accuracy_drop), parse_budget(args.budget)
-    base: dict[str, Any] = {"models": [model], "weights": args.weights}
+    base: dict[str, Any] = {
+        "models": [model],
+        "weights": args.weights,
+        "precisions": args.precisions.split(","),
+        "cache_dir": cache,
+    }
     if args.compilers:
         base["compilers"] = args.compilers.split(",")
+    return tune_settings(GridSettings(**base))
+
+
+def count_grid(model: str, args: argparse.Namespace, work: Path) -> int:
+    from edgebench.harness.runner import Runner
+    from edgebench.store import new_run_id
+
+    settings = model_settings(model, args, work / "count-cache")
+    with Runner(settings, new_run_id()) as runner:
+        (prepared,) = runner.prepare()
+    return len(grid_candidates(settings, prepared, args.objective))
+
+
+def one_model(model: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from edgebench.tune.search import parse_budget, parse_drop
+    from edgebench.tune.session import run_tune
+
+    max_drop, budget_s = parse_drop(args.max_accuracy_drop), parse_budget(args.budget)
     tag = model.replace(":", "_").replace("/", "_")
-    tune_settings_ = tune_settings(GridSettings(**base, cache_dir=work / f"{tag}-tune-cache"))
+    tune_settings_ = model_settings(model, args, work / f"{tag}-tune-cache")
     t0 = time.monotonic()
     tuned = run_tune(
         tune_settings_, work / f"{tag}-tune.db", args.objective, max_drop, budget_s,
         on_progress=lambda s: print(f"  tune: {s}", file=sys.stderr, flush=True),
     )  # fmt: skip
     tune_wall = time.monotonic() - t0
-    grid_settings = tune_settings(GridSettings(**base, cache_dir=work / f"{tag}-grid-cache"))
-    grid_best, grid_cells, grid_wall = run_grid_search(
-        grid_settings, work / f"{tag}-grid.db", args.objective, max_drop
-    )
+    grid_settings = model_settings(model, args, work / f"{tag}-grid-cache")
+    grid_best, grid_cells, grid_wall = run_grid_search(grid_settings, args.objective, max_drop)
     winner = tuned.result.best.cell if tuned.result.best else None
     row: dict[str, Any] = {
         "model": model,
@@ -158,22 +219,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="mobilenet_v2.tv_in1k,corpus:ppocr-cls")
     parser.add_argument("--compilers", default="", help="default: every available compiler")
+    parser.add_argument(
+        "--precisions", default="*", help="default: each compiler's own, as tune searches"
+    )
     parser.add_argument("--weights", default="pretrained")
     parser.add_argument("--objective", default="latency")
     parser.add_argument("--max-accuracy-drop", default="1%")
     parser.add_argument("--budget", default="10m", help="tune's budget")
     parser.add_argument("--work-dir", type=Path, default=None, help="stores and caches (kept)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--count", action="store_true", help="only print how many cells the grid holds"
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         for model in args.models.split(","):
+            if args.count:
+                print(f"{model}: the grid holds {count_grid(model, args, work)} cells")
+                continue
             print(f"{model}: tune, then the grid", file=sys.stderr, flush=True)
             rows.append(one_model(model, args, work))
             # each model's figures as soon as they exist: a later model's failure loses none
             print(f"{model}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
+    if args.count:
+        return 0
     if args.json:
         print(json.dumps({"models": rows}, indent=2))
         return 0

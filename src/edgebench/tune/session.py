@@ -361,7 +361,9 @@ def _takes(spec: ModelSpec, options: dict[str, Any]) -> bool:
 
 __all__ = [
     "TuneRun",
+    "batch_sizes",
     "run_tune",
+    "search_space",
     "searched_compilers",
     "thread_counts",
     "tune_settings",
