@@ -387,7 +387,10 @@ def test_11_a_candidate_that_runs_long_is_stopped_when_the_budget_is_spent(
     took = time.monotonic() - started
     assert r.returncode == 2, r.stderr[-2000:]
     assert "timed out after 12 s" in r.stderr and "--budget 12 s is too small" in _error_line(r)
-    assert took < 40, took  # 12 s of budget, and the start and preparation around it
+    # 12 s of budget, and the start and preparation around it (41 s in all under a clean
+    # clone's make test on a slow day); unstopped, the candidate would run its cell timeout
+    # (900 s), and the message above is what says the budget stopped it.
+    assert took < 75, took
 
 
 # --- 13. an adb server edgebench started is stopped -------------------------------------------

@@ -76,6 +76,42 @@ def test_a_killed_writer_loses_no_committed_cell(tmp_path: Path) -> None:
     assert batches == list(range(1, len(batches) + 1))
 
 
+def test_a_writer_killed_while_it_creates_the_store_leaves_a_file_the_next_run_can_use(
+    tmp_path: Path,
+) -> None:
+    """A clean-clone `make test` failed `test_resume_after_a_killed_run...` with "no schema
+    version: not an edgebench store": the schema was committed before its version row, and a
+    store opened between the two (or a writer killed there) was unusable for good. Here the
+    writer is killed (SIGKILL) just as it starts to write the version row."""
+    db = tmp_path / "r.db"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sqlite3
+        from edgebench import store
+
+        real_connect = sqlite3.connect
+
+        def connect(*args, **kwargs):
+            conn = real_connect(*args, **kwargs)
+            def trace(sql):
+                if "INSERT" in sql and "schema_version" in sql:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            conn.set_trace_callback(trace)
+            return conn
+
+        sqlite3.connect = connect
+        store.ResultStore({str(db)!r})
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr  # it was killed where intended
+    with ResultStore(db) as store:  # the next run opens it and it is a whole store
+        store.add_run("r", {}, {}, "0", "x")
+        assert store.conn.execute(
+            "SELECT value FROM meta WHERE key='schema_version'"
+        ).fetchone() == (str(SCHEMA_VERSION),)
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     ResultStore(db).close()

@@ -149,12 +149,14 @@ class ResultStore:
                     f"{self.path}: another program's empty database (SQLite user_version "
                     f"{user_version}), not an edgebench store"
                 )
-            with self.conn:
-                self.conn.executescript(_SCHEMA)
-                self.conn.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            # One transaction: a reader, or a writer killed half-way, sees the whole store or
+            # an empty file, never tables without their version. Idempotent, for two runs that
+            # create the same store at once.
+            self.conn.executescript(
+                f"BEGIN IMMEDIATE;\n{_SCHEMA}\n"
+                f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');\n"
+                f"PRAGMA application_id = {APPLICATION_ID};\nCOMMIT;"
+            )
             return
         if not {"meta", "runs", "cells"} <= tables:
             shown = ", ".join(sorted(tables)[:5])
