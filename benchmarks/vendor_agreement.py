@@ -2,11 +2,12 @@
 
 Runs `edgebench run --json` for OpenVINO and TFLite, then, on each artifact edgebench measured,
 OpenVINO's `benchmark_app` (in the openvino wheel; sync API, one stream as under the LATENCY
-hint, the same threads and inference precision) and LiteRT's `benchmark_litert_model` (bundled
-with ai-edge-litert; same threads), each for as many runs as edgebench timed. Prints each pair
-of medians and their ratio (vendor / edgebench), and edgebench's `io_ms` (the copies in and out
-that its `latency_ms`, like the tools, leaves out). The target is agreement within 2%; a gap
-above that on a quiet machine is a harness bug to explain or fix.
+hint, the same threads, inference precision and input types) and LiteRT's
+`benchmark_litert_model` (bundled with ai-edge-litert; same threads), each for as many runs as
+edgebench timed. Prints each pair of medians and their ratio (vendor / edgebench), and
+edgebench's `io_ms` (the copies in and out that its `latency_ms`, like the tools, leaves out).
+The target is agreement within 2%; a gap above that on a quiet machine is a harness bug to
+explain or fix.
 
 The two tools cannot time the same runs, only runs one after the other, and a shared host's speed
 shifts between them (other tenants' load, which the VM's own noise figure does not see): on this
@@ -71,6 +72,24 @@ def input_shapes(model: str) -> str:
     )
 
 
+def input_types(model: str) -> list[str]:
+    """benchmark_app's -ip (or -iop): each input at the element type the model declares. Left to
+    itself, benchmark_app turns an image-shaped input into u8 and adds a conversion to the graph it
+    times (its log: `input (node: input) : u8 / [N,H,W,C]`), so it timed another graph than
+    the f32 one edgebench runs."""
+    import numpy as np
+
+    from edgebench.models import resolve_model
+
+    names = {"float32": "f32", "float16": "f16", "uint8": "u8", "int8": "i8", "int32": "i32",
+             "int64": "i64", "bool": "boolean"}  # fmt: skip
+    spec = resolve_model(model)
+    types = [names[np.dtype(i.dtype).name] for i in spec.inputs]
+    if len(types) == 1:  # no name needed (as for -shape)
+        return ["-ip", types[0]]
+    return ["-iop", ",".join(f"{i.name}:{t}" for i, t in zip(spec.inputs, types, strict=True))]
+
+
 def benchmark_app(cell: dict[str, Any], args: argparse.Namespace) -> float:
     cmd = [
         str(BIN / "benchmark_app"), "-m", str(Path(cell["artifact_path"]) / "model.xml"),
@@ -79,7 +98,7 @@ def benchmark_app(cell: dict[str, Any], args: argparse.Namespace) -> float:
         "-d", "CPU", "-hint", "none", "-nstreams", "1", "-api", "sync",
         "-nthreads", str(args.threads),
         "-infer_precision", OV_PRECISION[cell["precision"]], "-shape", input_shapes(args.model),
-        "-niter", str(cell["n_runs"]),
+        *input_types(args.model), "-niter", str(cell["n_runs"]),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     # benchmark_app prints the median in us below a millisecond, in ms above.
