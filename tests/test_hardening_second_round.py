@@ -203,7 +203,9 @@ def test_7_a_damaged_tflite_in_the_cache_is_rebuilt_and_said(
     assert r.returncode == 0, r.stderr[-2000:]
     (clean,) = json.loads(r.stdout)
     cache = tmp_path / "cache"
-    shutil.copytree(shared_cache, cache)
+    # Other workers build entries in the shared cache meanwhile: their scratch folders
+    # (`.KEY.PID.tmp`) are renamed away as they finish, so copying one would race.
+    shutil.copytree(shared_cache, cache, ignore=shutil.ignore_patterns(".*.tmp"))
     artifact = cache / Path(clean["artifact_path"]).relative_to(shared_cache)
     _zero_in_place(artifact)
     r = run_cli(*args, cwd=tmp_path, env=cli_env(cache), timeout=900)

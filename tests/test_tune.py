@@ -230,6 +230,33 @@ def test_pareto_keeps_only_undominated_points() -> None:
     assert [t.candidate for t in r.pareto()] == [c, a]
 
 
+def test_a_winner_the_side_by_side_timing_chose_is_on_the_pareto_front() -> None:
+    """CI saw it: the separate cells put `t1` ahead, side by side `t2` won (the host had
+    drifted between the cells), and the Pareto front left out the winner because `t1`'s drifted
+    p50 dominated it on latency, at the same size and accuracy."""
+    from edgebench.paired import PairedRatio
+
+    clock = Clock()
+    space = build_space([get_compiler("tflite")], lambda c: ["fp32"], [1, 2], [1])
+    fastest = Candidate("tflite", "fp32", 2, 1)
+
+    def measure(cand, rule, round_name, left):  # type: ignore[no-untyped-def]
+        clock.now += 2.0
+        return _cell(cand, 2.0 if cand == fastest else 2.2 + cand.threads, 1.0), None
+
+    def pair(best, runner_up):  # type: ignore[no-untyped-def]
+        return PairedRatio(0.9, 0.85, 0.95, 16, 0.02, "faster")  # the runner-up wins
+
+    result = Tuner(measure, "latency", 0.01, 600, StopRuleSettings(), clock=clock,
+                   pair=pair).run(space)  # fmt: skip
+    assert result.best is not None and result.runner_up is not None
+    assert "side by side" in result.confirmation, result.confirmation
+    best_p50 = result.best.cell.latency_ms.p50  # type: ignore[union-attr]
+    assert best_p50 > result.runner_up.cell.latency_ms.p50  # type: ignore[union-attr]
+    front = [t.candidate for t in result.pareto()]
+    assert result.best.candidate in front, (result.best.candidate, front)
+
+
 # --- the command --------------------------------------------------------------------------
 TUNE = ("tune", "--model", "mobilenet_v2_035_96", "--weights", "random", "--compiler", "tflite",
         "--precision", "fp32,int8", "--threads", "2", "--max-accuracy-drop", "50%")  # fmt: skip

@@ -143,6 +143,10 @@ class TuneResult:
     paired: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     spent_s: float = 0.0
+    # (faster, slower) where the side-by-side timing overturned the separate cells' order:
+    # the slower one's lower p50 was the host's drift, so it does not push the faster one off
+    # the Pareto front
+    overturned: tuple[Candidate, Candidate] | None = None
 
     def keeps_accuracy(self, cell: CellResult) -> bool:
         return cell.status == "ok" and agreement(cell) >= 1.0 - self.max_drop - 1e-9
@@ -171,7 +175,11 @@ class TuneResult:
         front = [
             t
             for t in ok
-            if not any(_dominates(points[id(o)], points[id(t)]) for o in ok if o is not t)
+            if not any(
+                _dominates(points[id(o)], points[id(t)])
+                for o in ok
+                if o is not t and (t.candidate, o.candidate) != self.overturned
+            )
         ]
         return sorted(front, key=lambda t: points[id(t)])
 
@@ -467,6 +475,7 @@ class Tuner:
             return f"{best.candidate.label} is faster than {runner_up.candidate.label}: {shown}"
         if paired.verdict == "faster":  # side by side, the runner-up wins
             r.best, r.runner_up = runner_up, best
+            r.overturned = (runner_up.candidate, best.candidate)
             return (
                 f"{runner_up.candidate.label} is faster than {best.candidate.label} side by side "
                 f"(their separate cells said otherwise: the host drifted between them); it "
