@@ -137,6 +137,10 @@ def test_latency_is_the_inference_alone_and_the_copies_are_io_ms(
         # throughput counts whole runs, copies included
         assert rec["throughput_ips"] < 1000 / lat["mean"]
     assert by["null"]["io_ms"] is None  # whole calls: nothing to split
+    # OpenVINO's own timer (what benchmark_app reports) over the same runs, inside the call
+    engine = (by["openvino"]["runtime_metrics"] or {}).get("engine_ms")
+    assert engine is not None and engine["runs"] == by["openvino"]["n_runs"], engine
+    assert 0 < engine["p50"] <= by["openvino"]["latency_ms"]["p50"], engine
 
 
 def test_a_converters_own_error_names_the_step_that_gave_up(tmp_path: Path) -> None:
