@@ -222,12 +222,15 @@ def main() -> int:
     gaps = 0
     for r in results:
         v = r.verdict
-        if v.verdict == "inconclusive":
-            said = f"inconclusive: the interval is wider than {LIMIT:.0%} (a busy host)"
-        elif v.low >= 1 - LIMIT and v.high <= 1 + LIMIT:
+        band = f"{1 / (1 + LIMIT):.3f}-{1 + LIMIT:.2f}"  # 2% either way, as judge() reads it
+        if v.verdict == "same":
             said = f"agree within {LIMIT:.0%}"
+        elif v.verdict == "inconclusive" and v.high / v.low > (1 + LIMIT) ** 2:
+            said = f"inconclusive: the interval is wider than {band} (a busy host)"
+        elif v.verdict == "inconclusive":
+            said = f"inconclusive: the interval straddles an end of {band}"
         else:
-            said = f"gap: the interval leaves {1 - LIMIT:.2f}-{1 + LIMIT:.2f}"
+            said = f"gap: the interval leaves {band}"
             gaps += like_for_like[r.label] is r
         same = like_for_like[r.label]
         if same is not r:  # the call's cost that the tool's timer leaves out
