@@ -12,11 +12,17 @@ explain or fix.
 The tools' timers are not all edgebench's. `benchmark_app` (the Python one in the wheel) reports
 OpenVINO's own `InferRequest.latency`, which stops when the inference ends inside the runtime;
 edgebench's clock stops when the call has returned to Python, as an application's would (on
-this host about 35 us more, 1.5% of MobileNetV2 int8). So OpenVINO gets two rows: the tool
-against edgebench's clock, and against OpenVINO's own timer read by edgebench over the same
-runs (`runtime_metrics.engine_ms`), the like-for-like figure that decides agreement. LiteRT's
-tool (Python too) reads `time.perf_counter` around `CompiledModel.run_by_name`, a clock around
-the call as edgebench's is, so its one row is edgebench's clock.
+this host about 40 us more, 1.3% of MobileNetV2 fp32's 3.1 ms and 2.5% of int8's 1.55 ms).
+So OpenVINO gets two rows: the tool against edgebench's clock, and against OpenVINO's own
+timer read by edgebench over the same runs (`runtime_metrics.engine_ms`), the like-for-like
+figure that decides agreement. LiteRT's tool (Python too) reads `time.perf_counter` around
+`CompiledModel.run_by_name`, a clock around the call as edgebench's is, so its one row is
+edgebench's clock.
+
+Measured on this 2-core VM, quiet (load average 0.03 before), `--pairs 32`, 2026-12-06:
+OpenVINO's timer against benchmark_app fp32 0.994 (95% 0.980-1.011), int8 1.001 (0.999-1.014);
+edgebench's clock against benchmark_app fp32 0.979 (0.966-0.996), int8 0.978 (0.973-0.989), the
+call's return 46 and 40 us; LiteRT fp32 1.001 (0.993-1.008), int8 0.996 (0.985-1.001).
 
 The two tools cannot time the same runs, only runs one after the other, and a shared host's speed
 shifts between them (other tenants' load, which the VM's own noise figure does not see): on this
