@@ -28,6 +28,9 @@ corpus:ppocr-cls tune 112.6 s (23 cells) against the grid's 367.3 s (100), 31%; 
 (tflite fp32 t1) over the grid's best (openvino fp32 t1) 1.033 (95% 1.020-1.042).
 mobilenet_v2.tv_in1k tune 422.5 s (39 cells) against 2009.0 s (400), 21%; openvino int8 t2
 against the grid's openvino int8 t2 clusters=16: 0.980 (95% 0.829-1.063, inconclusive).
+Again for mobilenet_v2.tv_in1k alone, quiet (load average 1.18 before, from the run before it),
+36 min: tune 370.9 s (39) against 1799.6 s (400), 21%; openvino int8 t2 clusters=16 against
+openvino int8 t2: 1.003 (95% 0.966-1.016, "same").
 
 Targets (issue 29): tune's winner p50 <= 1.05 x the grid's best within-budget p50 (paired), and
 tune's wall time <= 40% of the grid's. `--json` prints one object:
