@@ -13,6 +13,11 @@ The tools' timers are not all edgebench's. `benchmark_app` (the Python one in th
 OpenVINO's own `InferRequest.latency`, which stops when the inference ends inside the runtime;
 edgebench's clock stops when the call has returned to Python, as an application's would (on
 this host about 40 us more, 1.3% of MobileNetV2 fp32's 3.1 ms and 2.5% of int8's 1.55 ms).
+That return is slow because the inference has pushed the interpreter out of the caches: in the
+caller's thread (which computes through the whole inference: its CPU time equals the call's
+wall time), a trivial Python step right after an inference took 4.6 us after int8 and 13 us
+after fp32, against 0.6-0.9 us repeated, on an AMD EPYC VM on 2026-12-06; the bigger the
+model's working set, the bigger the gap (there 20-35 us int8, 55-110 us fp32).
 So OpenVINO gets two rows: the tool against edgebench's clock, and against OpenVINO's own
 timer read by edgebench over the same runs (`runtime_metrics.engine_ms`), the like-for-like
 figure that decides agreement. LiteRT's tool (Python too) reads `time.perf_counter` around
@@ -23,6 +28,11 @@ Measured on this 2-core VM, quiet (load average 0.03 before), `--pairs 32`, 2026
 OpenVINO's timer against benchmark_app fp32 0.994 (95% 0.980-1.011), int8 1.001 (0.999-1.014);
 edgebench's clock against benchmark_app fp32 0.979 (0.966-0.996), int8 0.978 (0.973-0.989), the
 call's return 46 and 40 us; LiteRT fp32 1.001 (0.993-1.008), int8 0.996 (0.985-1.001).
+On another VM (AMD EPYC) the same day, busy from outside (no other process, no steal time, yet
+fp32 moved between 3.5 and 5.8 ms from minute to minute), `--pairs 48`: every OpenVINO row
+"inconclusive" (intervals 6-11% wide), LiteRT fp32 0.978 (0.968-0.999) and int8 0.948
+(0.918-0.996), inconclusive too (the two APIs, timed alternately in one process on those
+artifacts, differed by 0.1% and 1.9%).
 
 The two tools cannot time the same runs, only runs one after the other, and a shared host's speed
 shifts between them (other tenants' load, which the VM's own noise figure does not see): on this
@@ -236,7 +246,7 @@ def main() -> int:
         elif v.verdict == "inconclusive":
             said = f"inconclusive: the interval straddles an end of {band}"
         else:
-            said = f"gap: the interval leaves {band}"
+            said = f"gap: the whole interval lies outside {band}"
             gaps += like_for_like[r.label] is r
         same = like_for_like[r.label]
         if same is not r:  # the call's cost that the tool's timer leaves out

@@ -31,10 +31,12 @@ class PairedRatio:
     """B's time over A's, per pair of neighbouring blocks, summarised.
 
     `ratio` < 1: B is faster. `low`..`high`: the 95% interval of the median ratio. `effect`:
-    the smallest change that matters (0.02 = 2%). `verdict`: "faster" or "slower" (the
-    interval excludes 1 and the ratio differs by more than the effect), "same" (the whole
+    the smallest change that matters (0.02 = 2%). `verdict`: "faster" or "slower" (the whole
+    interval lies beyond the effect: B/A under 1/1.02, or over 1.02), "same" (the whole
     interval lies within the effect either way), or "inconclusive" (neither: a difference
-    over the effect and its absence are both possible, or there are too few ratios)."""
+    over the effect and its absence are both possible, or there are too few ratios). An
+    interval that excludes 1 but reaches into the effect's band (0.92-0.996 for 2%) shows a
+    difference, not one that matters, and is inconclusive."""
 
     ratio: float
     low: float
@@ -75,9 +77,9 @@ def judge(ratios: Sequence[float], effect: float) -> PairedRatio:
     bound = 1 + effect
     if len(logs) < MIN_PAIRS:
         verdict = "inconclusive"  # too few ratios for an interval narrower than their range
-    elif hi < 1 and mid < 1 / bound:
-        verdict = "faster"  # the whole interval below 1, and by more than the effect
-    elif lo > 1 and mid > bound:
+    elif hi < 1 / bound:
+        verdict = "faster"  # the whole interval faster by more than the effect
+    elif lo > bound:
         verdict = "slower"
     elif lo >= 1 / bound and hi <= bound:
         verdict = "same"  # the whole interval within the effect either way
