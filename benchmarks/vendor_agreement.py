@@ -13,11 +13,11 @@ The tools' timers are not all edgebench's. `benchmark_app` (the Python one in th
 OpenVINO's own `InferRequest.latency`, which stops when the inference ends inside the runtime;
 edgebench's clock stops when the call has returned to Python, as an application's would (on
 this host about 40 us more, 1.3% of MobileNetV2 fp32's 3.1 ms and 2.5% of int8's 1.55 ms).
-That return is slow because the inference has pushed the interpreter out of the caches: in the
-caller's thread (which computes through the whole inference: its CPU time equals the call's
-wall time), a trivial Python step right after an inference took 4.6 us after int8 and 13 us
-after fp32, against 0.6-0.9 us repeated, on an AMD EPYC VM on 2026-12-06; the bigger the
-model's working set, the bigger the gap (there 20-35 us int8, 55-110 us fp32).
+That return is slow because the inference has pushed the interpreter out of the caches
+(benchmarks/openvino_call_return.py: the calling thread computes through the whole inference,
+and a trivial Python step right after it took 3.9 us after int8 and 9.9 us after fp32 against
+0.56 us repeated, on an AMD EPYC VM on 2026-12-06, where the way back cost 30 and 83 us, 1.8%
+and 2.0%): the bigger the model's working set, the bigger the gap.
 So OpenVINO gets two rows: the tool against edgebench's clock, and against OpenVINO's own
 timer read by edgebench over the same runs (`runtime_metrics.engine_ms`), the like-for-like
 figure that decides agreement. LiteRT's tool (Python too) reads `time.perf_counter` around
@@ -71,9 +71,11 @@ LIMIT = 0.02  # relative gap that counts as disagreement
 OV_PRECISION = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}
 
 
-def edgebench_cells(args: argparse.Namespace, db: Path) -> list[dict[str, Any]]:
+def edgebench_cells(
+    args: argparse.Namespace, db: Path, compilers: str = "openvino,tflite"
+) -> list[dict[str, Any]]:
     cmd = [
-        str(BIN / "edgebench"), "run", "--model", args.model, "--compiler", "openvino,tflite",
+        str(BIN / "edgebench"), "run", "--model", args.model, "--compiler", compilers,
         "--precision", args.precision, "--batch", "1", "--weights", "random",
         "--threads", str(args.threads), "--min-duration", str(args.seconds),
         "--no-fidelity", "--json", "--db", str(db),
