@@ -32,11 +32,11 @@ class PairedRatio:
 
     `ratio` < 1: B is faster. `low`..`high`: the 95% interval of the median ratio. `effect`:
     the smallest change that matters (0.02 = 2%). `verdict`: "faster" or "slower" (the whole
-    interval lies beyond the effect: B/A under 1/1.02, or over 1.02), "same" (the whole
-    interval lies within the effect either way), or "inconclusive" (neither: a difference
-    over the effect and its absence are both possible, or there are too few ratios). An
-    interval that excludes 1 but reaches into the effect's band (0.92-0.996 for 2%) shows a
-    difference, not one that matters, and is inconclusive."""
+    interval lies beyond the effect: B/A under 1/(1 + effect), or over 1 + effect), "same"
+    (the whole interval lies within the effect either way), or "inconclusive" (neither: a
+    difference over the effect and its absence are both possible, or there are too few
+    ratios). An interval that excludes 1 but reaches into the effect's band (0.92-0.996 for
+    2%) shows a difference, not one that matters, and is inconclusive."""
 
     ratio: float
     low: float
