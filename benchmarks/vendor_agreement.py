@@ -15,9 +15,9 @@ edgebench's clock stops when the call has returned to Python, as an application'
 this host about 40 us more, 1.3% of MobileNetV2 fp32's 3.1 ms and 2.5% of int8's 1.55 ms).
 That return is slow because the inference has pushed the interpreter out of the caches
 (benchmarks/openvino_call_return.py: the calling thread computes through the whole inference,
-and a trivial Python step right after it took 3.9 us after int8 and 9.9 us after fp32 against
-0.56 us repeated, on an AMD EPYC VM on 2026-12-06, where the way back cost 30 and 83 us, 1.8%
-and 2.0%): the bigger the model's working set, the bigger the gap.
+and a trivial Python step right after it took 2.6-4.4 us after int8 and 7.9-8.7 us after fp32
+against 1.1-1.3 us repeated, on an AMD EPYC VM on 2026-12-06, where the way back cost 17-35 and
+59-74 us, 1.1-1.9%): the bigger the model's working set, the bigger the gap.
 So OpenVINO gets two rows: the tool against edgebench's clock, and against OpenVINO's own
 timer read by edgebench over the same runs (`runtime_metrics.engine_ms`), the like-for-like
 figure that decides agreement. LiteRT's tool (Python too) reads `time.perf_counter` around
