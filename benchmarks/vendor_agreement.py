@@ -33,6 +33,17 @@ fp32 moved between 3.5 and 5.8 ms from minute to minute), `--pairs 48`: every Op
 "inconclusive" (intervals 6-11% wide), LiteRT fp32 0.978 (0.968-0.999) and int8 0.948
 (0.918-0.996), inconclusive too (the two APIs, timed alternately in one process on those
 artifacts, differed by 0.1% and 1.9%).
+On a steady Intel Xeon VM (AVX-512 VNNI) on 2026-12-06, load 0.03 before, `--pairs 64`, every
+like-for-like row agreed: OpenVINO's timer fp32 1.001 (0.996-1.006), int8 0.996 (0.989-0.999);
+LiteRT fp32 1.000 (0.992-1.005), int8 0.996 (0.993-1.001); edgebench's clock against
+benchmark_app at int8 a gap, 0.974 (0.965-0.978): the call's return, 32 us.
+
+A last line says how steady the host was: the reference work each edgebench cell times before
+and after its window (harness/noise.py), read over the whole run, as each reading over the one
+before (p10-p90: how far the host moved between neighbouring blocks, which the quads cancel only
+when it is slow) and the readings' p90 over p10 (the run's range). An "inconclusive" row says
+whether its host moved more than the 2% between blocks, so a reader can tell a busy host from
+two sides whose blocks scatter on their own.
 
 The two tools cannot time the same runs, only runs one after the other, and a shared host's speed
 shifts between them (other tenants' load, which the VM's own noise figure does not see): on this
@@ -63,7 +74,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from edgebench.paired import PairedRatio, interleave, judge, ratios_of
+from edgebench.paired import (
+    HostSteadiness,
+    PairedRatio,
+    host_steadiness,
+    interleave,
+    judge,
+    ratios_of,
+)
 
 BIN = Path(sys.executable).parent
 LIMIT = 0.02  # relative gap that counts as disagreement
@@ -161,17 +179,23 @@ class Row(NamedTuple):
     theirs: list[float]
     verdict: PairedRatio
     io: float  # edgebench's copies in and out, p50 ms
+    host: HostSteadiness | None  # how the host's speed moved while this row's blocks ran
 
 
 TOOLS = {"openvino": ("benchmark_app", benchmark_app), "tflite": ("litert", litert_benchmark)}
 
 
 def edgebench_block(
-    cell: dict[str, Any], args: argparse.Namespace, db: Path, engine: list[float]
+    cell: dict[str, Any],
+    args: argparse.Namespace,
+    db: Path,
+    engine: list[float],
+    reference: list[float],
 ) -> float:
     """One short edgebench window on the cell's cached artifact: its median. Where the runtime
     has its own timer (OpenVINO's `InferRequest.latency`, which `benchmark_app` reports), that
-    timer's median over the same runs goes to `engine`."""
+    timer's median over the same runs goes to `engine`; the host's reference work, timed before
+    and after the window (harness/noise.py), goes to `reference`."""
     cmd = [
         str(BIN / "edgebench"), "run", "--model", args.model, "--compiler", cell["compiler"],
         "--precision", cell["precision"], "--batch", "1", "--weights", "random",
@@ -184,6 +208,7 @@ def edgebench_block(
     (again,) = json.loads(done.stdout)
     if again["status"] != "ok":
         raise RuntimeError(f"edgebench: {again['status']}: {again['error']}")
+    reference.extend(float(v) for v in (again.get("host_speed") or {}).get("reference_ms") or [])
     timer = (again.get("runtime_metrics") or {}).get("engine_ms")
     if timer:
         engine.append(float(timer["p50"]))
@@ -200,6 +225,7 @@ def main() -> int:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     results = []
+    readings: list[float] = []  # the host's reference work, in the order it was read
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "agreement.db"
         for cell in edgebench_cells(args, db):  # converts once; the blocks reuse the artifacts
@@ -209,9 +235,10 @@ def main() -> int:
                 continue
             tool, measure = TOOLS[cell["compiler"]]
             engine: list[float] = []
+            reference: list[float] = []
             try:
                 ours, theirs = interleave(
-                    lambda c=cell, e=engine: edgebench_block(c, args, db, e),
+                    lambda c=cell, e=engine, r=reference: edgebench_block(c, args, db, e, r),
                     lambda c=cell, m=measure: m(c, args),
                     args.pairs,
                 )
@@ -220,11 +247,13 @@ def main() -> int:
                 continue
             io = (cell.get("io_ms") or {}).get("p50") or 0.0
             verdict = judge(ratios_of(ours, theirs), LIMIT)
-            results.append(Row(label, tool, "edgebench", ours, theirs, verdict, io))
+            readings.extend(reference)
+            host = host_steadiness(reference)
+            results.append(Row(label, tool, "edgebench", ours, theirs, verdict, io, host))
             print(f"{label}: {tool} / edgebench {verdict.describe()}", flush=True)
             if len(engine) == len(ours):  # the runtime's own timer, read in the same runs
                 same = judge(ratios_of(engine, theirs), LIMIT)
-                results.append(Row(label, tool, "engine timer", engine, theirs, same, io))
+                results.append(Row(label, tool, "engine timer", engine, theirs, same, io, host))
                 print(f"{label}: {tool} / the runtime's own timer {same.describe()}", flush=True)
     load = f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     print(
@@ -244,7 +273,11 @@ def main() -> int:
         if v.verdict == "same":
             said = f"agree within {LIMIT:.0%}"
         elif v.verdict == "inconclusive" and v.high / v.low > (1 + LIMIT) ** 2:
-            said = f"inconclusive: the interval is wider than {band} (a busy host)"
+            said = f"inconclusive: the interval is wider than {band}" + (
+                f" (the host's reference moved more than {LIMIT:.0%} between blocks)"
+                if r.host is not None and r.host.moved_more_than(LIMIT)
+                else f" (though the host's reference moved less than {LIMIT:.0%} between blocks)"
+            )
         elif v.verdict == "inconclusive":
             said = f"inconclusive: the interval straddles an end of {band}"
         else:
@@ -258,6 +291,13 @@ def main() -> int:
             f"{r.label:<16} {r.tool:<14} {r.figure:<12} {statistics.median(r.ours):>9.3f} "
             f"{statistics.median(r.theirs):>8.3f} {v.ratio:>6.3f}  {v.low:.3f}-{v.high:.3f}  "
             f"{r.io:>6.3f}  {said}"
+        )
+    whole = host_steadiness(readings)
+    if whole is not None:
+        moved = "more" if whole.moved_more_than(LIMIT) else "less"
+        print(
+            f"\nthe host, read before and after each edgebench block: {whole.describe()}: "
+            f"between neighbouring readings it moved {moved} than {LIMIT:.0%}"
         )
     return 1 if gaps else 0
 

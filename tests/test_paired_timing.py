@@ -15,7 +15,14 @@ from edgebench.compilers import get_compiler
 from edgebench.harness.jobs import PairJob, PairResult, RuntimeSpec
 from edgebench.harness.process import run_step
 from edgebench.models import get_model
-from edgebench.paired import PairedRatio, interleave, judge, ratios_of, window_drift
+from edgebench.paired import (
+    PairedRatio,
+    host_steadiness,
+    interleave,
+    judge,
+    ratios_of,
+    window_drift,
+)
 from edgebench.results import CellResult
 from edgebench.settings import StopRuleSettings
 from edgebench.tune.search import Candidate, Trial, Tuner, build_space, confirm
@@ -65,6 +72,31 @@ def test_an_interval_that_reaches_into_the_effect_is_no_difference_that_matters(
 def test_window_drift_compares_the_last_fifth_with_the_first() -> None:
     assert window_drift([1.0] * 10 + [1.2] * 10) == pytest.approx(0.2)
     assert window_drift([1.0] * 9) is None
+
+
+def test_host_steadiness_tells_a_steady_host_from_one_that_switches_speed() -> None:
+    # The reference work, read before and after each block. On 2026-12-07 this AMD EPYC VM,
+    # idle, read 7.6-8.9 ms most of the time and 12.1-13.5 ms in runs of a few readings.
+    steady = host_steadiness([5.00, 5.02, 4.99, 5.01, 5.00, 5.03, 4.98, 5.00, 5.01, 4.99])
+    assert steady is not None and steady.readings == 10
+    assert steady.median_ms == pytest.approx(5.0, abs=0.01)
+    assert 0.99 < steady.neighbour_low <= 1 <= steady.neighbour_high < 1.01
+    assert steady.spread < 1.01
+    assert not steady.moved_more_than(0.02) and "p10-p90 0.9" in steady.describe()
+    switching = host_steadiness([8.39, 8.19, 8.90, 8.84, 10.4, 8.03, 8.21, 7.77, 8.92, 7.92,
+                                 13.53, 13.09, 12.07, 7.91, 7.91, 8.67, 9.37, 8.08, 9.99, 8.07,
+                                 13.05, 13.08, 13.32, 13.24, 13.32, 9.46, 7.61])  # fmt: skip
+    assert switching is not None and switching.moved_more_than(0.02)
+    assert switching.neighbour_low < 0.9 and switching.neighbour_high > 1.1
+    assert switching.spread > 1.5  # two speeds, 1.7x apart
+    outlier = host_steadiness([5.0] * 20 + [9.0] + [5.0] * 20)  # one preempted reading
+    assert outlier is not None and outlier.spread == pytest.approx(1.0)
+    # a linear drift of 0.5% a reading stays inside a 2% band between neighbours (the quads
+    # cancel it anyway), though the run as a whole moved more
+    drifting = host_steadiness([5.0 * 1.005**i for i in range(12)])
+    assert drifting is not None and not drifting.moved_more_than(0.02)
+    assert drifting.spread > 1.03
+    assert host_steadiness([5.0, 5.1]) is None and host_steadiness([0.0, -1.0, 5.0]) is None
 
 
 def _drifting_env(monkeypatch: pytest.MonkeyPatch, rate: float) -> None:

@@ -138,4 +138,58 @@ def window_drift(samples: Sequence[float]) -> float | None:
     return last / first - 1 if first > 0 else None
 
 
-__all__ = ["PairedRatio", "blocks_of", "interleave", "judge", "ratios_of", "window_drift"]
+@dataclass(frozen=True)
+class HostSteadiness:
+    """How much a host's speed moved over a comparison, from the same reference work timed
+    again and again through it (harness/noise.py's `reference_ms`, before and after each block).
+
+    `neighbour_low`..`neighbour_high`: the 10th to 90th percentile of each reading over the one
+    before it (1.00-1.00 on a host whose speed never moved, and the reference's own jitter
+    widens it). Neighbouring blocks see the host move by about this much between them, which
+    the ABBA quads cancel only where the move is slow; so where it is wider than the effect
+    asked about, a wide interval is the host's doing. `spread`: the 90th percentile of the
+    readings over the 10th, the whole run's range less its odd outliers (1.7 on a VM that
+    switched between two speeds)."""
+
+    readings: int
+    median_ms: float
+    neighbour_low: float
+    neighbour_high: float
+    spread: float
+
+    def moved_more_than(self, effect: float) -> bool:
+        """Whether over a tenth of the readings fell below the one before by more than `effect`,
+        or over a tenth rose above it by more (p10 or p90 of the steps outside the band)."""
+        return self.neighbour_low < 1 / (1 + effect) or self.neighbour_high > 1 + effect
+
+    def describe(self) -> str:
+        return (
+            f"the reference work took {self.median_ms:.2f} ms (median of {self.readings}); "
+            f"each reading over the one before, p10-p90 {self.neighbour_low:.3f}-"
+            f"{self.neighbour_high:.3f}; the readings' p90 over p10 {self.spread:.2f}"
+        )
+
+
+def host_steadiness(readings_ms: Sequence[float]) -> HostSteadiness | None:
+    """Summarises the reference work's times, in the order they were read; None with fewer than
+    three positive readings (two neighbour ratios at least)."""
+    values = [v for v in readings_ms if v > 0 and math.isfinite(v)]
+    if len(values) < 3:
+        return None
+    steps = [b / a for a, b in zip(values, values[1:], strict=False)]
+    step_deciles = statistics.quantiles(steps, n=10, method="inclusive")
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return HostSteadiness(len(values), statistics.median(values), step_deciles[0],
+                          step_deciles[-1], deciles[-1] / deciles[0])  # fmt: skip
+
+
+__all__ = [
+    "HostSteadiness",
+    "PairedRatio",
+    "blocks_of",
+    "host_steadiness",
+    "interleave",
+    "judge",
+    "ratios_of",
+    "window_drift",
+]
