@@ -413,7 +413,10 @@ def test_static_int8_weights_fit_the_hosts_dot_products(tmp_path: Path) -> None:
     assert auto["artifact_info"]["int8"]["weights"] == ("s7" if host_lacks_vnni() else "s8")
     assert auto["fidelity"]["snr_db"] > 30, auto["fidelity"]
     if host_lacks_vnni():  # the saturation itself, as 8-bit weights meet it here
-        assert by["s8"]["fidelity"]["snr_db"] < 10, by["s8"]["fidelity"]
+        # How much it costs depends on the host's kernel: -3.9 dB on another AVX2 host, 15.7 dB
+        # on an AMD EPYC (Zen 3, AVX2, 2026-12-07) where 7-bit weights gave 51.3 dB.
+        lost = auto["fidelity"]["snr_db"] - by["s8"]["fidelity"]["snr_db"]
+        assert lost > 15, (auto["fidelity"]["snr_db"], by["s8"]["fidelity"]["snr_db"])
 
 
 def _opset11_convnet(path: Path) -> Path:
