@@ -69,14 +69,16 @@ class Telemetry:
 
     # --- sampling ------------------------------------------------------------------------
     def _read(self, trace: _Trace) -> None:
-        t = time.perf_counter()
         trace.reads += 1
         if self.meter is not None and trace.error is None:
             try:
+                before = time.perf_counter()
                 value = (
                     self.meter.energy_j() if self.meter.kind == "energy" else self.meter.power_w()
                 )
-                trace.times.append(t)
+                # Stamped at the read's midpoint: a meter that runs a command, or a thread that
+                # waited for a core mid-read, would otherwise date the value too early.
+                trace.times.append((before + time.perf_counter()) / 2)
                 trace.values.append(value)
             except MeterError as exc:
                 trace.error = str(exc)
