@@ -151,6 +151,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=12, help="blocks of each side (ABBA)")
     parser.add_argument("--against", choices=("infer", "e2e"), default="infer")
     args = parser.parse_args()
+    if args.pairs < 2:  # one ABBA quad at least, or there is no ratio to judge
+        parser.error(f"--pairs {args.pairs}: give 2 or more (12 or more for a verdict)")
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: give 1 or more")
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -223,6 +223,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=1.0, help="each edgebench block's window")
     parser.add_argument("--pairs", type=int, default=12, help="blocks of each side (ABBA)")
     args = parser.parse_args()
+    if args.pairs < 2:  # one ABBA quad at least, or there is no ratio to judge
+        parser.error(f"--pairs {args.pairs}: give 2 or more (12 or more for a verdict)")
     load_before = os.getloadavg()[0]
     results = []
     readings: list[float] = []  # the host's reference work, in the order it was read
